@@ -1,0 +1,64 @@
+"""seminfo: the semantic information theory of LLMs, made measurable.
+
+The unit of semantic information in an LLM is the token. seminfo computes the quantities of that
+theory (entropy, directed information, transfer entropy, rate-distortion and rate-reward functions,
+information flow, code lengths) exactly on sources whose truth is known, and with stated
+uncertainty on real token models. Bits by default; every result states its units.
+
+Importing seminfo is cheap and never imports torch: public names are loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_LAZY = {
+    # exact measures on explicit pmfs (seminfo.exact)
+    **{name: "exact" for name in (
+        "entropy", "conditional_entropy", "mutual_information", "conditional_mutual_information",
+        "relative_entropy", "cross_entropy", "directed_information", "causally_conditioned_entropy",
+        "reverse_directed_information", "stationary_transfer_entropy")},
+    # finite-state token sources with exact ground truth (seminfo.sources)
+    **{name: "sources" for name in (
+        "IIDSource", "MarkovSource", "HiddenMarkovSource", "FeedbackChannel")},
+    # estimators from samples (seminfo.estimators)
+    **{name: "estimators" for name in (
+        "estimate_entropy_rate", "estimate_mutual_information", "transfer_entropy",
+        "estimate_directed_information", "surrogate_test")},
+    # token models (seminfo.models)
+    **{name: "models" for name in ("load_model", "score_text", "score_bytes")},
+    # rate-distortion family (seminfo.rd)
+    **{name: "rd" for name in (
+        "rate_distortion", "rate_distortion_curve", "channel_capacity", "information_bottleneck",
+        "directed_rate_distortion", "rate_reward", "loss_memory_frontier")},
+    # inference-time information flow and Granger causality (seminfo.flow)
+    **{name: "flow" for name in ("granger", "information_flow", "logit_lens")},
+    # lossless compression (seminfo.coding)
+    **{name: "coding" for name in ("compress", "decompress")},
+}
+
+from .errors import (  # noqa: E402  (light, always loaded)
+    AlphabetError, ArchiveError, ConvergenceError, DependencyError, DistributionError, InputError,
+    ModelMismatchError, ModelNotAvailableError, SeminfoError, ShapeError)
+from .results import Estimate, Interval  # noqa: E402
+
+__all__ = sorted([*_LAZY, "SeminfoError", "InputError", "DistributionError", "ShapeError",
+                  "AlphabetError", "ModelNotAvailableError", "ModelMismatchError", "ArchiveError",
+                  "ConvergenceError", "DependencyError", "Estimate", "Interval", "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'seminfo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
