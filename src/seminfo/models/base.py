@@ -124,17 +124,23 @@ class TokenModel(ABC):
 
         Scores tokens ``ids[:, n_context:]``, each given everything before it in its row (and the
         prefix when `prefix` is True). Returns two float64 arrays of shape (B, T - n_context):
-        ``-log p(x_t | x_<t)`` and ``H(p(. | x_<t))``. Subclasses may override with a faster
-        on-device reduction; results must match this reference.
+        ``-log p(x_t | x_<t)`` and ``H(p(. | x_<t))``. The last token is only a target, never an
+        input, so one call feeds ``len(prefix) + T - 1`` tokens (``prefix=True``) or ``T - 1``
+        (``prefix=False``) to the model: that is what must fit in `max_context`, as in
+        lm-evaluation-harness's rolling windows. Subclasses may override with a faster on-device
+        reduction; results must match this reference.
         """
         ids = np.asarray(ids, dtype=np.int64)
-        lp = np.asarray(self.next_log_probs(ids, prefix=prefix), dtype=np.float64)
-        offset = 0 if prefix else -1     # index of the distribution that predicts ids[:, t]
         if not prefix and n_context < 1:
             from ..errors import InputError
             raise InputError("The `n_context` parameter of token_stats must be >= 1 when "
                              "`prefix` is False: the first token has no context to be scored from.")
-        t_idx = np.arange(n_context, ids.shape[1])
+        B, T = ids.shape
+        if T <= n_context:
+            return np.zeros((B, 0)), np.zeros((B, 0))
+        lp = np.asarray(self.next_log_probs(ids[:, :-1], prefix=prefix), dtype=np.float64)
+        offset = 0 if prefix else -1     # index of the distribution that predicts ids[:, t]
+        t_idx = np.arange(n_context, T)
         dist = lp[:, t_idx + offset, :]                                  # (B, T', K)
         surprisal = -np.take_along_axis(dist, ids[:, t_idx][..., None], -1)[..., 0]
         p = np.exp(dist)

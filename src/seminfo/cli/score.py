@@ -1,0 +1,70 @@
+"""`seminfo score`: bits per token and per byte of a text under a token model."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+from ._common import add_output_options, print_csv, print_table, to_json
+
+EXAMPLE = """example:
+  seminfo score --model builtin:gpt --text notes.txt --json
+  seminfo score --model ./my-model --text corpus/ --window 1024 --stride 512 --per-token tokens.csv
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "score", help="bits per token / per byte of a text under a token model",
+        description="Score a text file, a directory of .txt/.md/.rst files or a .jsonl corpus (field "
+                    "\"text\") with a token model. Figures aggregate by totals as "
+                    "lm-evaluation-harness does: bits/token = total bits / tokens, bits/byte = total "
+                    "bits / UTF-8 bytes, perplexity = 2^(bits/token).",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True,
+                   help="builtin:gpt, builtin:smollm2, builtin:ngram, a model directory or an offline "
+                        "hub name")
+    p.add_argument("--text", required=True, type=pathlib.Path,
+                   help="file, directory or .jsonl to score")
+    p.add_argument("--window", type=int, default=None,
+                   help="tokens fed per call, prefix included (default: the model's context)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="new tokens scored per later window (default: the window, i.e. disjoint)")
+    p.add_argument("--batch-size", type=int, default=8, help="windows per model call (default 8)")
+    p.add_argument("--per-token", type=pathlib.Path, default=None, metavar="CSVPATH",
+                   help="also write per-token surprisal and entropy (bits) to this CSV file")
+    p.add_argument("--resume", type=pathlib.Path, default=None, metavar="PATH",
+                   help="JSONL checkpoint: finished documents are saved and skipped on restart")
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow code shipped with a hub model to run (off by default)")
+    p.add_argument("--allow-unsafe-weights", action="store_true",
+                   help="allow pickled (.bin) weights, which can run code when loaded (off by default)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_output_options(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..models import load_model, score_text
+    model = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code,
+                       allow_unsafe_weights=args.allow_unsafe_weights)
+    result = score_text(model, args.text, window=args.window, stride=args.stride,
+                        batch_size=args.batch_size, progress=not args.no_progress,
+                        per_token=args.per_token is not None, resume=args.resume)
+    if args.per_token is not None:
+        result.write_csv(args.per_token, level="token", tokenizer=model.tokenizer)
+    summary = result.summary()
+    if args.json:
+        print(to_json(summary))
+    elif args.csv:
+        print_csv(result.document_rows(), file=sys.stdout)
+    else:
+        head = {k: summary[k] for k in ("model", "bits_per_token", "bits_per_byte", "perplexity",
+                                        "n_tokens", "n_bytes", "total_bits")}
+        print_table([head], file=sys.stdout)
+        if len(result.documents) > 1:
+            print(file=sys.stdout)
+            print_table(result.document_rows(), file=sys.stdout)
+    return 0

@@ -1,0 +1,63 @@
+"""Report section: lossless compression with token models beside general-purpose compressors.
+
+On the report's text (a slice: 16 KB, or 1.5 KB and builtin:gpt only in fast mode) it compresses
+with each model of the report, decompresses to verify the round trip, and tabulates the sizes in
+bits per byte next to gzip/bzip2/xz/zstd/brotli, with each model's cross-entropy and the coder's
+gap to it (SPEC §12). Leaves out the block/batch speed-up (see benchmarks/bench_compress.py).
+"""
+
+from __future__ import annotations
+
+from ..report.core import ReportContext, Section, esc, figure_html, table_html
+
+FAST_BYTES = 1_500
+FULL_BYTES = 16_000
+
+
+def build(ctx: ReportContext) -> Section:
+    from .baselines import baseline_sizes
+    from .codec import compress, decompress_detailed
+    data = ctx.text()[: FAST_BYTES if ctx.fast else FULL_BYTES]
+    specs = ["builtin:gpt"] if ctx.fast else list(ctx.models)
+    rows = [{"compressor": r["compressor"], "bytes (whole file)": r["bytes"],
+             "bits/byte (whole file)": r["bits_per_byte"], "model cross-entropy (bits/byte)": None,
+             "gap to cross-entropy (%)": None, "tokens/s (enc / dec)": ""}
+            for r in baseline_sizes(data)]
+    runs = {}
+    for spec in specs:
+        ctx.log(f"compressing {len(data)} bytes with {spec}")
+        model = ctx.model(spec)
+        r = compress(data, model)
+        back = decompress_detailed(r.archive, model)
+        if back.data != data:                       # cannot happen: decompress checks the sha256
+            raise RuntimeError(f"round trip failed for {spec}")
+        runs[spec] = {**r.as_dict(), "decode_tokens_per_second": back.tokens_per_second}
+        rows.append({"compressor": f"seminfo {spec}", "bytes (whole file)": r.archive_bytes,
+                     "bits/byte (whole file)": r.archive_bits_per_byte,
+                     "model cross-entropy (bits/byte)": r.cross_entropy_bits_per_byte,
+                     "gap to cross-entropy (%)": r.coder_overhead_percent,
+                     "tokens/s (enc / dec)": f"{r.tokens_per_second:.0f} / {back.tokens_per_second:.0f}"})
+    table = table_html(rows, digits=4, caption=f"Lossless compression of {len(data):,} bytes of the "
+                                               "report's text (round trips verified by sha256)")
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(rows) + 1))
+    names = [r["compressor"] for r in rows]
+    ax.barh(names, [r["bits/byte (whole file)"] for r in rows], color="#4a7ab7")
+    for i, r in enumerate(rows):
+        if r["model cross-entropy (bits/byte)"] is not None:
+            ax.plot([r["model cross-entropy (bits/byte)"]] * 2, [i - 0.4, i + 0.4], "k-", lw=2)
+    ax.invert_yaxis()
+    ax.set_xlabel("bits per byte (whole file; black tick: model cross-entropy)")
+    html = (
+        "<p>A token model driving a range coder compresses to its cross-entropy, "
+        "&sum;<sub>t</sub> &minus;log<sub>2</sub> p(x<sub>t</sub> | x<sup>t&minus;1</sup>), plus the "
+        "coder's overhead (24-bit quantisation of the probabilities and at most 64 bits of "
+        "termination per block) and the archive header (model fingerprint, spec, block table, "
+        "sha256). The gap column is the payload's excess over the cross-entropy. Models: "
+        + esc(", ".join(specs)) + (" (fast mode: a small slice, builtin:gpt only)." if ctx.fast else ".")
+        + "</p>" + table + figure_html(fig, alt="bits per byte by compressor"))
+    return Section("Compression: tokens as the unit of information", html, key="compression",
+                   data={"bytes": len(data), "rows": rows, "runs": runs})

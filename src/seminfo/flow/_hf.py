@@ -1,0 +1,65 @@
+"""Private helpers shared by the layer-wise analyses: reach the transformers model and the input ids.
+
+Accepts either a seminfo token model that wraps Hugging Face (``seminfo.models.hf.HFModel``, exposing
+``.hf_model``, ``.tokenizer`` and ``.prefix``) or a transformers ``PreTrainedModel`` directly. torch is
+imported only inside functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validate import as_symbols
+from ..errors import InputError
+
+
+def hf_parts(model: Any, func: str) -> tuple[Any, Any]:
+    """Return (transformers model, seminfo token model or None)."""
+    hf = getattr(model, "hf_model", None)
+    if hf is not None:
+        return hf, model
+    if hasattr(model, "config") and hasattr(model, "get_output_embeddings"):
+        return model, None
+    raise InputError(f"The `model` parameter of {func} must be a Hugging Face causal LM or a seminfo "
+                     f"token model wrapping one (with `.hf_model`). Got {type(model).__name__}.")
+
+
+def input_ids(hf: Any, token_model: Any, inputs: Any, func: str, *, add_prefix: bool = True
+              ) -> tuple[np.ndarray, list[str]]:
+    """Token ids (prefix included for token models when `add_prefix`) and their printable strings."""
+    if isinstance(inputs, (str, bytes)):
+        if token_model is None:
+            raise InputError(f"The `inputs` parameter of {func} is text, which needs a seminfo token "
+                             "model (with a tokenizer); with a raw transformers model pass token ids.")
+        ids = list(token_model.tokenizer.encode(inputs))
+        if not ids:
+            raise InputError(f"The `inputs` parameter of {func} must not be empty. Got {inputs!r}.")
+    else:
+        ids = as_symbols(inputs, "inputs", func, alphabet_size=int(hf.config.vocab_size)).tolist()
+    if token_model is not None and add_prefix:
+        ids = list(token_model.prefix) + ids
+    max_len = getattr(hf.config, "n_positions", None) or getattr(hf.config, "max_position_embeddings", None)
+    if max_len is not None and len(ids) > max_len:
+        raise InputError(f"The `inputs` parameter of {func} holds {len(ids)} tokens (prefix included), "
+                         f"more than the model's context of {max_len}. Shorten the input.")
+    if token_model is not None:
+        strs = [token_model.tokenizer.token_str(i) for i in ids]
+    else:
+        strs = [str(i) for i in ids]
+    return np.asarray(ids, dtype=np.int64), strs
+
+
+def n_layers(hf: Any) -> int:
+    cfg = hf.config
+    for name in ("num_hidden_layers", "n_layer", "num_layers"):
+        v = getattr(cfg, name, None)
+        if isinstance(v, int):
+            return v
+    raise InputError(f"Cannot read the number of layers of a {type(hf).__name__} from its config.")
+
+
+def is_recurrent(hf: Any) -> bool:
+    """Mamba-style models: their hidden-state tuple has no embedding entry (see lens.py)."""
+    return hf.config.model_type in ("mamba", "mamba2", "falcon_mamba")

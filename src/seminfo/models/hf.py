@@ -1,0 +1,352 @@
+"""Hugging Face causal language models (Transformers, Mamba, Mamba2) as seminfo token models.
+
+:class:`HFModel` wraps any ``AutoModelForCausalLM`` and its fast tokenizer:
+
+* :meth:`HFModel.next_log_probs` runs one teacher-forced forward pass and returns float32
+  ``log_softmax`` of the logits (natural logs) as numpy;
+* :meth:`HFModel.begin` / :meth:`HFModel.feed` carry the KV cache (Transformers) or the recurrent
+  cache (Mamba, Mamba2; their pure-PyTorch paths on CPU are fed one token per step, which is how
+  those caches are defined);
+* :meth:`HFModel.token_stats` reduces on the device: surprisal and predictive entropy per token
+  are computed from the logits in chunks of positions, so (B, T, K) never reaches the host;
+* the prefix is ``(bos_token_id,)``, or the end-of-text id when the tokenizer has no BOS, as
+  lm-evaluation-harness does [1]; `max_context` comes from ``n_positions`` /
+  ``max_position_embeddings`` (None for Mamba and Mamba2, whose state is of fixed size [2, 3]).
+
+Safety: weights are read from ``*.safetensors`` only unless ``allow_unsafe_weights=True`` (pickled
+``.bin`` checkpoints can run code); ``trust_remote_code`` stays False unless opted in.
+
+The wrapped objects are exposed for analyses that need internals (logit lens, attention):
+``.hf_model`` (in eval mode), ``.hf_tokenizer`` and ``.device``.
+
+References
+----------
+[1] EleutherAI lm-evaluation-harness, ``HFLM.prefix_token_id`` and ``loglikelihood_rolling``.
+[2] A. Gu, T. Dao, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", 2023.
+[3] T. Dao, A. Gu, "Transformers are SSMs" (Mamba-2), 2024.
+
+Leaves out: encoder-decoder and masked-diffusion models, quantised inference, multi-GPU sharding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError, ModelMismatchError, ModelNotAvailableError
+from .base import ModelState, TokenModel
+from .tokenizer import load_tokenizer
+
+__all__ = ["HFModel", "resolve_device"]
+
+#: Model types whose logits are exactly ``lm_head(last_hidden_state)`` (no scaling or soft-capping):
+#: for them token_stats applies the head in chunks of positions.
+_PLAIN_HEAD = {"gpt2", "llama", "mistral", "qwen2", "qwen3", "mamba", "mamba2", "gpt_neox", "phi3",
+               "smollm3", "olmo", "olmo2", "gptj", "opt", "bloom", "falcon"}
+_RECURRENT = {"mamba", "mamba2"}
+#: Positions per chunk when the head is applied chunk-wise (bounds memory to CHUNK x K floats per row).
+_HEAD_CHUNK = 512
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """'auto' -> 'cuda' when a GPU is present, else 'cpu'; other strings are checked by torch."""
+    import torch
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"The `device` parameter of load_model must be 'auto', 'cpu', 'cuda' or "
+                         f"'cuda:N'. Got {device!r}.") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"The `device` parameter of load_model asks for {device!r}, but no GPU is "
+                         "available. Use device='cpu' or 'auto'.")
+    return str(dev)
+
+
+class HFModel(TokenModel):
+    """A transformers causal LM and its tokenizer behind the :class:`TokenModel` interface.
+
+    Parameters
+    ----------
+    hf_model : transformers.PreTrainedModel
+        A causal LM (``AutoModelForCausalLM``); it is put in eval mode and moved to `device`.
+    tokenizer : transformers fast tokenizer, tokenizers.Tokenizer or seminfo Tokenizer
+        Must not have more ids than the model's output layer.
+    name : str
+        Spec that reloads the model through ``load_model`` (a path or "builtin:...").
+    device : str
+        'auto' (GPU when present), 'cpu', 'cuda', 'cuda:N'.
+    prefix : tuple of int or None
+        Token ids fed before the text; None: the tokenizer's BOS, else its EOS [1].
+    """
+
+    def __init__(self, hf_model: Any, tokenizer: Any, *, name: str = "", device: str = "auto",
+                 prefix: tuple[int, ...] | None = None):
+        import torch
+        self.device = resolve_device(device)
+        self.hf_model = hf_model.to(self.device).eval()
+        self.hf_tokenizer = tokenizer if hasattr(tokenizer, "backend_tokenizer") else None
+        self.tokenizer = load_tokenizer(tokenizer)
+        cfg = hf_model.config
+        self.model_type = str(getattr(cfg, "model_type", ""))
+        head = hf_model.get_output_embeddings()
+        self.vocab_size = int(head.weight.shape[0]) if head is not None else int(cfg.vocab_size)
+        self.name = name or str(getattr(cfg, "_name_or_path", "") or type(hf_model).__name__)
+        if self.tokenizer.vocab_size > self.vocab_size:
+            raise ModelMismatchError(
+                f"The tokenizer has {self.tokenizer.vocab_size} ids but the model {self.name!r} "
+                f"predicts only {self.vocab_size}: they do not belong together. Load the tokenizer "
+                "saved with the model.")
+        self.prefix = self._default_prefix() if prefix is None else tuple(int(i) for i in prefix)
+        if not self.prefix:
+            raise InputError("The `prefix` parameter of HFModel must hold at least one token id (the "
+                             "first text token is predicted from it). Got ().")
+        for i in self.prefix:
+            if not 0 <= i < self.vocab_size:
+                raise InputError(f"The `prefix` parameter of HFModel must hold ids in "
+                                 f"0..{self.vocab_size - 1}. Got {i}.")
+        #: End-of-text id (used by sampling with stop_at_eos), or None.
+        self.eos_token_id = _first_id(getattr(self.hf_tokenizer, "eos_token_id", None),
+                                      getattr(cfg, "eos_token_id", None))
+        if self.model_type in _RECURRENT:
+            self.max_context = None
+        else:
+            n = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
+            self.max_context = int(n) if n else None
+        self._fingerprint: str | None = None
+        self._torch = torch
+
+    def _default_prefix(self) -> tuple[int, ...]:
+        tok, cfg = self.hf_tokenizer, self.hf_model.config
+        first = _first_id(getattr(tok, "bos_token_id", None), getattr(tok, "eos_token_id", None),
+                          getattr(cfg, "bos_token_id", None), getattr(cfg, "eos_token_id", None))
+        if first is not None:
+            return (first,)
+        raise ModelMismatchError(
+            f"The model {self.name!r} has neither a BOS nor an end-of-text token to condition the first "
+            "token on. Pass `prefix=(id,)` to HFModel with the id the model was trained to start from.")
+
+    # ------------------------------------------------------------------ helpers
+    def _check(self, ids: Any, func: str, *, n_prefix: int) -> np.ndarray:
+        arr = np.asarray(ids)
+        if arr.ndim != 2:
+            raise InputError(f"The `ids` parameter of {func} must be a 2-D array (batch, tokens). "
+                             f"Got shape {arr.shape}.")
+        if arr.size and arr.dtype.kind not in "iu":
+            raise InputError(f"The `ids` parameter of {func} must hold integer token ids. Got dtype "
+                             f"{arr.dtype}.")
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
+            bad = arr.min() if arr.min() < 0 else arr.max()
+            raise InputError(f"The `ids` parameter of {func} must hold ids in 0..{self.vocab_size - 1}. "
+                             f"Got {bad}.")
+        total = arr.shape[1] + n_prefix
+        if self.max_context is not None and total > self.max_context:
+            raise InputError(f"The `ids` parameter of {func} holds {total} tokens (prefix included), more "
+                             f"than the model's context of {self.max_context}. Score long texts with "
+                             "seminfo.models.score_bytes, which splits them into windows.")
+        return arr
+
+    def _tensor(self, arr: np.ndarray, prefix: bool):
+        t = self._torch.as_tensor(arr, dtype=self._torch.long)
+        if prefix and self.prefix:
+            pre = self._torch.tensor(self.prefix, dtype=self._torch.long).expand(t.shape[0], -1)
+            t = self._torch.cat([pre, t], dim=1)
+        return t.to(self.device)
+
+    def _logits(self, x):
+        out = self.hf_model(input_ids=x, use_cache=False)
+        return out.logits[..., : self.vocab_size].float()
+
+    # ------------------------------------------------------------------ TokenModel
+    def next_log_probs(self, ids: np.ndarray, *, prefix: bool = True) -> np.ndarray:
+        """log softmax of the logits after every position: (B, T + 1, K) or (B, T, K), nats, float32."""
+        func = "HFModel.next_log_probs"
+        arr = self._check(ids, func, n_prefix=len(self.prefix) if prefix else 0)
+        x = self._tensor(arr, prefix)                                   # (B, P + T)
+        if x.shape[1] == 0:
+            raise InputError(f"The `ids` parameter of {func} must hold at least one token when "
+                             "`prefix` is False.")
+        with self._torch.inference_mode():
+            lp = self._torch.log_softmax(self._logits(x), dim=-1)       # (B, P + T, K)
+        skip = max(len(self.prefix) - 1, 0) if prefix else 0
+        return lp[:, skip:].cpu().numpy()
+
+    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Surprisal -log p(x_t | x_<t) and entropy H(p(. | x_<t)) in nats, reduced on the device.
+
+        Same contract as :meth:`TokenModel.token_stats`; returns float64 arrays (B, T - n_context).
+        """
+        from .._validate import as_int
+        func = "HFModel.token_stats"
+        torch = self._torch
+        n_context = as_int(n_context, "n_context", func, minimum=0)
+        # the last token is only a target: the model sees prefix + ids[:, :-1]
+        arr = self._check(ids, func, n_prefix=(len(self.prefix) if prefix else 0) - 1)
+        if not prefix and n_context < 1:
+            raise InputError("The `n_context` parameter of token_stats must be >= 1 when "
+                             "`prefix` is False: the first token has no context to be scored from.")
+        B, T = arr.shape
+        if n_context > T:
+            raise InputError(f"The `n_context` parameter of {func} must be <= the number of tokens "
+                             f"({T}). Got {n_context}.")
+        x = self._tensor(arr, prefix)                                   # (B, P + T)
+        P = x.shape[1] - T
+        # the distribution predicting ids[:, t] sits at position P - 1 + t of the input
+        first = P - 1 + n_context
+        targets = torch.as_tensor(arr[:, n_context:], device=self.device)   # (B, T')
+        sur = torch.empty(targets.shape, dtype=torch.float64, device=self.device)
+        ent = torch.empty(targets.shape, dtype=torch.float64, device=self.device)
+        if targets.shape[1] == 0:
+            return np.zeros((B, 0)), np.zeros((B, 0))
+        with torch.inference_mode():
+            inp = x[:, : P + T - 1] if T + P - 1 > 0 else x
+            if self.model_type in _PLAIN_HEAD:
+                base = getattr(self.hf_model, self.hf_model.base_model_prefix)
+                hidden = base(input_ids=inp, use_cache=False).last_hidden_state   # (B, L, d)
+                head = self.hf_model.get_output_embeddings()
+                source = lambda a, b: head(hidden[:, a:b])[..., : self.vocab_size].float()  # noqa: E731
+            else:
+                logits = self._logits(inp)                                          # (B, L, K)
+                source = lambda a, b: logits[:, a:b]                                # noqa: E731
+            n = targets.shape[1]
+            for a in range(0, n, _HEAD_CHUNK):
+                b = min(a + _HEAD_CHUNK, n)
+                lp = torch.log_softmax(source(first + a, first + b), dim=-1)       # (B, c, K)
+                sur[:, a:b] = -lp.gather(-1, targets[:, a:b, None])[..., 0].double()
+                ent[:, a:b] = -(lp.exp() * lp).sum(-1).double()
+        return sur.cpu().numpy(), ent.cpu().numpy()
+
+    def begin(self, batch_size: int = 1) -> ModelState:
+        """Feed the prefix to `batch_size` rows; the state holds the KV / recurrent cache."""
+        from .._validate import as_int
+        B = as_int(batch_size, "batch_size", "HFModel.begin", minimum=1)
+        if not self.prefix:
+            raise ModelMismatchError(f"The model {self.name!r} has an empty prefix, so there is no "
+                                     "distribution of the first token to begin from.")
+        state = ModelState(log_probs=np.zeros((B, 0)), length=0, cache=None)
+        pre = np.broadcast_to(np.asarray(self.prefix, dtype=np.int64), (B, len(self.prefix)))
+        state, _ = self._advance(state, pre, "HFModel.begin")
+        return state
+
+    def feed(self, state: ModelState, ids: np.ndarray) -> tuple[ModelState, np.ndarray]:
+        """Append ``ids`` (B, T) to every row; return the new state and (B, T, K) log-probabilities.
+
+        The cache is updated in place: the old `state` must not be fed again.
+        """
+        return self._advance(state, ids, "HFModel.feed")
+
+    def _advance(self, state: ModelState, ids: Any, func: str) -> tuple[ModelState, np.ndarray]:
+        torch = self._torch
+        if not isinstance(state, ModelState):
+            raise InputError(f"The `state` parameter of {func} must be a ModelState from begin(). "
+                             f"Got {type(state).__name__}.")
+        arr = self._check(ids, func, n_prefix=state.length)
+        B, T = arr.shape
+        if state.length and B != state.log_probs.shape[0]:
+            raise ModelMismatchError(f"The `ids` parameter of {func} has {B} rows but the state holds "
+                                     f"{state.log_probs.shape[0]}.")
+        if T == 0:
+            return state, np.zeros((B, 0, self.vocab_size), dtype=np.float32)
+        x = torch.as_tensor(arr, device=self.device)
+        cache, pos = state.cache, state.length
+        outs = []
+        with torch.inference_mode():
+            # Mamba caches advance one token per call; Transformers take the whole block at once
+            steps = [(t, t + 1) for t in range(T)] if self.model_type in _RECURRENT else [(0, T)]
+            for a, b in steps:
+                kw: dict[str, Any] = {"input_ids": x[:, a:b], "use_cache": True}
+                if self.model_type in _RECURRENT:
+                    kw["cache_params"] = cache
+                    kw["cache_position"] = torch.arange(pos + a, pos + b, device=self.device)
+                else:
+                    kw["past_key_values"] = cache
+                out = self.hf_model(**kw)
+                cache = out.cache_params if self.model_type in _RECURRENT else out.past_key_values
+                outs.append(torch.log_softmax(out.logits[..., : self.vocab_size].float(), dim=-1))
+        lp = torch.cat(outs, dim=1).cpu().numpy()                           # (B, T, K)
+        return ModelState(log_probs=lp[:, -1], length=pos + T, cache=cache), lp
+
+    def fingerprint(self) -> str:
+        """sha256 of the weights (sorted tensor names and bytes) and of the tokenizer."""
+        if self._fingerprint is None:
+            digest = _tensor_digest(self.hf_model)
+            self._fingerprint = hashlib.sha256(
+                f"{digest}|{self.tokenizer.fingerprint()}|{self.prefix}".encode()).hexdigest()
+        return self._fingerprint
+
+    def __repr__(self) -> str:
+        return (f"HFModel(name={self.name!r}, type={self.model_type!r}, vocab_size={self.vocab_size}, "
+                f"max_context={self.max_context}, device={self.device!r})")
+
+
+def _first_id(*values: Any) -> int | None:
+    """The first token id among `values` (config fields may hold a list of ids, or None)."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            value = value[0] if value else None
+        if value is not None:
+            return int(value)
+    return None
+
+
+def _tensor_digest(hf_model: Any) -> str:
+    """sha256 over the state dict: sorted names, dtypes, shapes and raw bytes."""
+    import torch
+    h = hashlib.sha256()
+    for name, t in sorted(hf_model.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = "auto",
+                      trust_remote_code: bool = False, allow_unsafe_weights: bool = False) -> HFModel:
+    """Load a model directory (config.json, weights, tokenizer) as an :class:`HFModel`.
+
+    Raises ModelNotAvailableError when the directory lacks safetensors weights (and unsafe weights
+    were not allowed) or a tokenizer.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    folder = pathlib.Path(path)
+    label = name or str(folder)
+    if not (folder / "config.json").is_file():
+        raise ModelNotAvailableError(f"The model directory {str(folder)!r} has no config.json; pass a "
+                                     "directory saved with save_pretrained().")
+    has_safe = any(folder.glob("*.safetensors"))
+    if not has_safe and not allow_unsafe_weights:
+        unsafe = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
+        raise ModelNotAvailableError(
+            f"The model {label!r} has no .safetensors weights" + (f" (only {', '.join(unsafe)})" if unsafe
+                                                                  else "")
+            + ". Pickled checkpoints can run arbitrary code, so seminfo loads safetensors only; convert "
+            "the weights to safetensors or pass allow_unsafe_weights=True if you trust the source.")
+    try:
+        hf_tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
+    except Exception as exc:          # transformers raises OSError/ValueError/... for missing files
+        raise ModelNotAvailableError(f"The model {label!r} has no usable tokenizer in {str(folder)!r} "
+                                     f"({type(exc).__name__}: {exc}).") from None
+    try:
+        hf = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=torch.float32, trust_remote_code=trust_remote_code,
+            use_safetensors=True if not allow_unsafe_weights else None)
+    except ValueError as exc:
+        if "trust_remote_code" in str(exc):
+            raise ModelNotAvailableError(
+                f"The model {label!r} needs custom code from its repository. Pass "
+                "trust_remote_code=True only if you trust its authors.") from None
+        raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
+    except OSError as exc:
+        raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
+    return HFModel(hf, hf_tok, name=label, device=device)
+
+
+__all__ += ["load_hf_directory"]

@@ -1,0 +1,120 @@
+"""`load_model`: turn a model spec into a token model, offline.
+
+Specs, tried in this order:
+
+* ``"builtin:gpt"``, ``"builtin:smollm2"``, ``"builtin:ngram"`` (see :mod:`seminfo.models.builtin`);
+* a local directory saved with ``save_pretrained`` (config.json, ``*.safetensors``, tokenizer);
+* a Hugging Face hub name (``"HuggingFaceTB/SmolLM2-135M"``) that is already in the local hub cache —
+  nothing is downloaded.
+
+Anything else raises :class:`~seminfo.errors.ModelNotAvailableError` with the way to make the model
+available. Loaded models are not cached here (callers keep what they load).
+
+Leaves out: downloads, remote inference, formats other than safetensors (pickled weights only on opt-in).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from ..errors import InputError, ModelNotAvailableError
+from .base import TokenModel
+from .builtin import BUILTIN
+
+__all__ = ["load_model", "list_builtin"]
+
+
+def list_builtin() -> dict[str, str]:
+    """The built-in model specs, each with a one-line description."""
+    return dict(BUILTIN)
+
+
+def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_code: bool = False,
+               allow_unsafe_weights: bool = False) -> TokenModel:
+    """Load the token model named by `spec` ("builtin:gpt", a directory or an offline hub name).
+
+    Parameters
+    ----------
+    spec : str or path
+        ``builtin:gpt`` | ``builtin:smollm2`` | ``builtin:ngram`` | a model directory | a hub name
+        present in the local Hugging Face cache.
+    device : str, keyword-only
+        'auto' (GPU when present), 'cpu', 'cuda' or 'cuda:N' (ignored by the n-gram model).
+    trust_remote_code : bool, keyword-only
+        Allow code shipped with a hub model to run. Off by default.
+    allow_unsafe_weights : bool, keyword-only
+        Allow pickled (``.bin``) weights, which can execute code when loaded. Off by default.
+
+    Returns
+    -------
+    TokenModel
+        ``HFModel`` for neural models (``.hf_model``, ``.hf_tokenizer``, ``.device``),
+        ``KneserNeyModel`` for ``builtin:ngram``.
+
+    Raises
+    ------
+    ModelNotAvailableError
+        Unknown spec, or a model that is not on this machine (the message says how to get it).
+    """
+    if isinstance(spec, os.PathLike):
+        spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError(f"The `spec` parameter of load_model must be a non-empty string (builtin:gpt, a "
+                         f"directory or a hub name). Got {spec!r}.")
+    opts = dict(device=device, trust_remote_code=trust_remote_code,
+                allow_unsafe_weights=allow_unsafe_weights)
+    if spec.startswith("builtin:"):
+        return _load_builtin(spec, **opts)
+    path = pathlib.Path(spec).expanduser()
+    if path.is_dir():
+        from .hf import load_hf_directory
+        return load_hf_directory(path, name=spec, **opts)
+    if path.exists():
+        raise ModelNotAvailableError(f"The model spec {spec!r} is a file, not a model directory. Pass the "
+                                     "directory that holds config.json, the weights and the tokenizer.")
+    return _load_hub(spec, **opts)
+
+
+def _load_builtin(spec: str, **opts) -> TokenModel:
+    from .hf import load_hf_directory
+    if spec == "builtin:gpt":
+        from .builtin import builtin_gpt_path
+        return load_hf_directory(builtin_gpt_path(), name=spec, **opts)
+    if spec == "builtin:smollm2":
+        from .builtin import smollm2_directory
+        return load_hf_directory(smollm2_directory(), name=spec, **opts)
+    if spec == "builtin:ngram" or spec.startswith("builtin:ngram:"):
+        try:
+            from .ngram import builtin_ngram
+        except ImportError as exc:
+            raise ModelNotAvailableError(f"The model 'builtin:ngram' is not available in this "
+                                         f"installation ({exc}).") from None
+        if spec == "builtin:ngram":
+            return builtin_ngram()
+        order = spec.rsplit(":", 1)[1]
+        if not order.isdigit():
+            raise ModelNotAvailableError(f"Unknown model {spec!r}: the n-gram order must be an integer, "
+                                         "as in builtin:ngram:3.")
+        return builtin_ngram(order=int(order))
+    raise ModelNotAvailableError(f"Unknown built-in model {spec!r}. Built-in models: "
+                                 f"{', '.join(BUILTIN)}.")
+
+
+def _load_hub(spec: str, **opts) -> TokenModel:
+    """A hub name from the local cache only (HF_HUB_OFFLINE semantics: no network)."""
+    hint = (f"To use it, download it on a connected machine with `huggingface-cli download {spec}` "
+            "(into the Hugging Face cache, then copy the cache here) or pass the path of a local model "
+            "directory. Built-in models: " + ", ".join(BUILTIN) + ".")
+    if spec.count("/") > 1 or spec.startswith((".", "/", "~")):
+        raise ModelNotAvailableError(f"The model {spec!r} is neither a built-in model nor an existing "
+                                     f"directory. {hint}")
+    try:
+        from huggingface_hub import snapshot_download
+        folder = snapshot_download(spec, local_files_only=True)
+    except Exception:                     # LocalEntryNotFoundError, HFValidationError (bad names)...
+        raise ModelNotAvailableError(f"The model {spec!r} is not available offline: it is not a built-in "
+                                     f"model, not a directory and not in the local Hugging Face cache. "
+                                     f"{hint}") from None
+    from .hf import load_hf_directory
+    return load_hf_directory(folder, name=spec, **opts)

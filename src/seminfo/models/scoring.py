@@ -1,0 +1,532 @@
+"""Score text with a token model: bits per token, bits per byte and perplexity, as lm-eval does.
+
+Each document is tokenised (byte-exactly) and scored after the model's prefix token. Texts longer
+than the model's context are cut into rolling windows exactly as lm-evaluation-harness's
+``get_rolling_token_windows`` / ``make_disjoint_window`` do [1]:
+
+* a window feeds at most `window` tokens to the model (the prefix counts; the last scored token is a
+  target only, never an input);
+* the first window is ``prefix + x[:window - P]`` and scores ``x[:window - P + 1]`` (P = len(prefix));
+* every later window scores the next `stride` tokens (default `stride` = `window`: disjoint windows)
+  and feeds the ``window`` tokens before its last target, so its first target sees
+  ``window - stride + 1`` tokens of context (1 for disjoint windows, as in the harness);
+* every token is scored exactly once.
+
+Models without a context limit (n-grams, finite-state sources, Mamba) score each document in one
+call unless a `window` is given. Windows are batched (`batch_size` rows per call, right-padded;
+the models are causal, so padding never changes a scored position).
+
+Corpus figures are ratios of totals [1]: ``bits_per_token = sum s_t / N_tokens``,
+``bits_per_byte = sum s_t / N_bytes`` (UTF-8 bytes of the text), ``perplexity = 2**bits_per_token``
+(per token of this model's tokenizer), with s_t = -log2 p(x_t | x_<t) in bits.
+
+A long run can be resumed: with ``resume=PATH`` every finished document is appended to a JSONL
+checkpoint and skipped when the same run (same model fingerprint, window, stride, documents) restarts.
+
+References
+----------
+[1] EleutherAI lm-evaluation-harness: ``lm_eval.utils.get_rolling_token_windows``,
+    ``HFLM.loglikelihood_rolling`` and the ``bits_per_byte`` / ``word_perplexity`` aggregations.
+
+Leaves out: word-level perplexity, masked-diffusion likelihood bounds, sampling-based estimates.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import pathlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .._validate import as_int
+from ..errors import InputError
+from ..results import Result
+from ..units import LN2
+from .base import TokenModel
+
+__all__ = ["ScoreResult", "DocumentScore", "score_bytes", "score_text", "read_documents",
+           "plan_windows"]
+
+#: File suffixes read from a directory by :func:`read_documents`.
+TEXT_SUFFIXES = (".txt", ".md", ".rst")
+_CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DocumentScore(Result):
+    """Score of one document (totals in bits; ratios per token and per UTF-8 byte)."""
+
+    name: str
+    n_tokens: int
+    n_bytes: int
+    total_bits: float
+    bits_per_token: float
+    bits_per_byte: float
+
+
+@dataclass(frozen=True)
+class ScoreResult(Result):
+    """Corpus score of a token model, aggregated by totals as lm-evaluation-harness does.
+
+    Attributes
+    ----------
+    model : str
+        Spec of the model.
+    bits_per_token : float
+        ``total_bits / n_tokens`` (bits per token of this model's tokenizer).
+    bits_per_byte : float
+        ``total_bits / n_bytes`` (bits per UTF-8 byte; comparable across tokenizers).
+    perplexity : float
+        ``2 ** bits_per_token`` (per token).
+    n_tokens, n_bytes : int
+        Scored tokens and bytes over all documents.
+    total_bits : float
+        Sum of per-token surprisal (bits, total).
+    documents : tuple of DocumentScore
+        One row per document, in input order.
+    window, stride : int or None
+        Window (tokens fed per call, prefix included) and stride used; None: whole documents.
+    surprisal_bits, entropy_bits : ndarray (n_tokens,) or None
+        Per-token surprisal -log2 p(x_t | x_<t) and predictive entropy H(p(.|x_<t)) (bits per
+        token), documents concatenated; None unless ``per_token=True``.
+    token_ids : ndarray of int64 (n_tokens,) or None
+    doc_index : ndarray of int64 (n_tokens,) or None
+        Document of each token (index into `documents`).
+    units : dict
+        Units of each field.
+    """
+
+    model: str
+    bits_per_token: float
+    bits_per_byte: float
+    perplexity: float
+    n_tokens: int
+    n_bytes: int
+    total_bits: float
+    documents: tuple = ()
+    window: int | None = None
+    stride: int | None = None
+    surprisal_bits: np.ndarray | None = None
+    entropy_bits: np.ndarray | None = None
+    token_ids: np.ndarray | None = None
+    doc_index: np.ndarray | None = None
+    units: dict = field(default_factory=lambda: {
+        "bits_per_token": "bits/token", "bits_per_byte": "bits/byte", "perplexity": "per token",
+        "total_bits": "bits (total)", "surprisal_bits": "bits/token", "entropy_bits": "bits/token"})
+
+    def summary(self) -> dict[str, Any]:
+        """The corpus figures and per-document rows, without per-token arrays (for JSON output)."""
+        keep = ("model", "bits_per_token", "bits_per_byte", "perplexity", "n_tokens", "n_bytes",
+                "total_bits", "window", "stride")
+        out = {k: getattr(self, k) for k in keep}
+        if self.entropy_bits is not None and self.entropy_bits.size:
+            out["mean_entropy_bits_per_token"] = float(np.mean(self.entropy_bits))
+        out["units"] = dict(self.units)
+        out["documents"] = self.document_rows()
+        return out
+
+    def document_rows(self) -> list[dict[str, Any]]:
+        """One dict per document (name, n_tokens, n_bytes, total_bits, bits_per_token, bits_per_byte)."""
+        return [d.as_dict() for d in self.documents]
+
+    def token_rows(self) -> list[dict[str, Any]]:
+        """One dict per token: document, position, id, token text, surprisal and entropy in bits."""
+        if self.surprisal_bits is None:
+            raise InputError("This ScoreResult has no per-token values; score with per_token=True.")
+        rows, pos, last = [], 0, -1
+        for k in range(self.surprisal_bits.size):
+            d = int(self.doc_index[k])
+            pos = pos + 1 if d == last else 0
+            last = d
+            rows.append({"document": self.documents[d].name, "position": pos,
+                         "token_id": int(self.token_ids[k]),
+                         "surprisal_bits": float(self.surprisal_bits[k]),
+                         "entropy_bits": float(self.entropy_bits[k])})
+        return rows
+
+    def write_csv(self, path: str | os.PathLike, *, level: str = "document",
+                  tokenizer: Any = None) -> pathlib.Path:
+        """Write per-document (``level="document"``) or per-token rows as CSV; returns the path.
+
+        With a `tokenizer`, per-token rows carry the printable token text.
+        """
+        if level not in ("document", "token"):
+            raise InputError(f"The `level` parameter of ScoreResult.write_csv must be one of "
+                             f"'document', 'token'. Got {level!r}.")
+        rows = self.document_rows() if level == "document" else self.token_rows()
+        if level == "token" and tokenizer is not None:
+            for r in rows:
+                r["token"] = tokenizer.token_str(r["token_id"])
+        path = pathlib.Path(path)
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            if rows:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+        return path
+
+    def write_json(self, path: str | os.PathLike) -> pathlib.Path:
+        """Write :meth:`summary` as JSON; returns the path."""
+        path = pathlib.Path(path)
+        path.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+        return path
+
+
+# ------------------------------------------------------------------------------------ windows
+def plan_windows(n_tokens: int, window: int | None, stride: int | None, n_prefix: int
+                 ) -> list[tuple[int, int, int, bool]]:
+    """Rolling windows of one document of `n_tokens` tokens, as lm-evaluation-harness builds them.
+
+    Returns a list of ``(start, end, n_context, with_prefix)``: the call scores tokens
+    ``x[start + n_context : end]`` by ``token_stats(x[start:end], n_context=n_context,
+    prefix=with_prefix)``. Every token 0..n_tokens-1 is scored exactly once. `window` None: one call.
+    """
+    if n_tokens == 0:
+        return []
+    if window is None:
+        return [(0, n_tokens, 0, True)]
+    stride = window if stride is None else stride
+    first = min(n_tokens, window - n_prefix + 1)
+    plan = [(0, first, 0, True)]
+    done = first
+    while done < n_tokens:
+        n_pred = min(n_tokens - done, stride)
+        end = done + n_pred
+        start = max(0, end - window - 1)
+        plan.append((start, end, end - n_pred - start, False))
+        done = end
+    return plan
+
+
+def _checked_window(model: TokenModel, window: Any, stride: Any, func: str
+                    ) -> tuple[int | None, int | None]:
+    limit = getattr(model, "max_context", None)
+    n_prefix = len(model.prefix)
+    if window is None:
+        window = limit
+    else:
+        window = as_int(window, "window", func, minimum=max(n_prefix, 1))
+        if limit is not None and window > limit:
+            raise InputError(f"The `window` parameter of {func} must be <= the model's context of "
+                             f"{limit} tokens. Got {window}.")
+    if stride is not None:
+        if window is None:
+            raise InputError(f"The `stride` parameter of {func} needs a `window`: the model "
+                             f"{model.name!r} has no context limit, so documents are scored whole.")
+        stride = as_int(stride, "stride", func, minimum=1, maximum=window)
+    return window, stride
+
+
+# ------------------------------------------------------------------------------------ documents
+def read_documents(source: Any, *, func: str = "score_text") -> list[tuple[str, bytes]]:
+    """Documents ``(name, bytes)`` from a str (one text), a path (file, directory, ``.jsonl``), bytes,
+    or a list of str/bytes.
+
+    A directory gives its ``*.txt``, ``*.md`` and ``*.rst`` files (recursively, sorted by path); a
+    ``.jsonl`` file gives one document per line from the field ``"text"``.
+    """
+    if isinstance(source, str):
+        return [("text", source.encode("utf-8"))]
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return [("bytes", bytes(source))]
+    if isinstance(source, os.PathLike):
+        return _read_path(pathlib.Path(source), func)
+    if isinstance(source, (list, tuple)):
+        docs = []
+        for k, item in enumerate(source):
+            if isinstance(item, str):
+                docs.append((f"doc{k}", item.encode("utf-8")))
+            elif isinstance(item, (bytes, bytearray, memoryview)):
+                docs.append((f"doc{k}", bytes(item)))
+            else:
+                raise InputError(f"The `source` parameter of {func} must hold str or bytes documents. "
+                                 f"Item {k} is {type(item).__name__}.")
+        return docs
+    raise InputError(f"The `source` parameter of {func} must be a str (text), bytes, a pathlib.Path "
+                     f"(file, directory or .jsonl) or a list of documents. Got {type(source).__name__}.")
+
+
+def _read_file(path: pathlib.Path, func: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"The `source` parameter of {func} names a file that cannot be read: "
+                         f"{str(path)!r} ({exc.strerror or exc}).") from None
+
+
+def _read_path(path: pathlib.Path, func: str) -> list[tuple[str, bytes]]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+        if not files:
+            raise InputError(f"The `source` parameter of {func} names a directory with no "
+                             f"{'/'.join('*' + s for s in TEXT_SUFFIXES)} files: {str(path)!r}.")
+        return [(str(p.relative_to(path)), _read_file(p, func)) for p in files]
+    if not path.exists():
+        raise InputError(f"The `source` parameter of {func} names a file that does not exist: "
+                         f"{str(path)!r}.")
+    data = _read_file(path, func)
+    if path.suffix.lower() != ".jsonl":
+        return [(path.name, data)]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"The JSONL file {str(path)!r} is not valid UTF-8 (byte {exc.start}); JSON "
+                         "lines must be UTF-8 text.") from None
+    docs = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"Line {lineno} of {str(path)!r} is not valid JSON ({exc.msg}).") from None
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise InputError(f"Line {lineno} of {str(path)!r} must be a JSON object with a string "
+                             "field \"text\".")
+        docs.append((f"{path.name}:{lineno}", obj["text"].encode("utf-8")))
+    return docs
+
+
+# ------------------------------------------------------------------------------------ checkpoint
+def _run_key(model: TokenModel, window: int | None, stride: int | None, per_token: bool) -> dict:
+    return {"version": _CHECKPOINT_VERSION, "model": model.name, "fingerprint": model.fingerprint(),
+            "window": window, "stride": stride, "per_token": bool(per_token)}
+
+
+def _load_checkpoint(path: pathlib.Path, key: dict, func: str) -> dict[int, dict]:
+    """Finished documents of an earlier run (index -> record); {} when the file does not exist."""
+    if not path.exists():
+        return {}
+    done: dict[int, dict] = {}
+    with path.open(encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    if not lines:
+        return {}
+    try:
+        header = json.loads(lines[0])
+    except json.JSONDecodeError:
+        raise InputError(f"The `resume` parameter of {func} names {str(path)!r}, which is not a "
+                         "seminfo checkpoint. Pass a new path or delete the file.") from None
+    if header.get("checkpoint") != key:
+        raise InputError(f"The `resume` parameter of {func} names a checkpoint of another run "
+                         f"({str(path)!r}: model, weights, window, stride or per_token differ). Pass a "
+                         "new path or delete the file.")
+    for line in lines[1:]:
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue                      # a line cut by an interruption: that document is redone
+        done[int(rec["index"])] = rec
+    return done
+
+
+def _open_checkpoint(path: pathlib.Path, key: dict, fresh: bool):
+    if fresh:
+        fh = path.open("w", encoding="utf-8")
+        fh.write(json.dumps({"checkpoint": key}) + "\n")
+    else:
+        text = path.read_text(encoding="utf-8")
+        fh = path.open("a", encoding="utf-8")
+        if text and not text.endswith("\n"):
+            fh.write("\n")                # terminate a line cut by an interruption
+    fh.flush()
+    return fh
+
+
+# ------------------------------------------------------------------------------------ scoring
+def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Run token_stats for many (ids, n_context, with_prefix) windows, batching equal signatures."""
+    results: list[Any] = [None] * len(jobs)
+    order = sorted(range(len(jobs)), key=lambda j: (jobs[j][2], jobs[j][1], -len(jobs[j][0])))
+    k = 0
+    while k < len(order):
+        j0 = order[k]
+        group = [j0]
+        while (k + len(group) < len(order) and len(group) < batch_size
+               and jobs[order[k + len(group)]][1:] == jobs[j0][1:]):
+            group.append(order[k + len(group)])
+        k += len(group)
+        n_ctx, with_prefix = jobs[j0][1], jobs[j0][2]
+        width = max(len(jobs[j][0]) for j in group)
+        batch = np.zeros((len(group), width), dtype=np.int64)      # right padding (causal models)
+        for r, j in enumerate(group):
+            batch[r, : len(jobs[j][0])] = jobs[j][0]
+        sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix)
+        for r, j in enumerate(group):
+            n = len(jobs[j][0]) - n_ctx
+            results[j] = (np.asarray(sur[r, :n], dtype=np.float64), np.asarray(ent[r, :n], dtype=np.float64))
+    return results
+
+
+def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window: Any, stride: Any,
+                     batch_size: Any, progress: bool, per_token: bool, resume: Any,
+                     func: str) -> ScoreResult:
+    if not isinstance(model, TokenModel):
+        raise InputError(f"The `model` parameter of {func} must be a seminfo TokenModel (see "
+                         f"seminfo.models.load_model). Got {type(model).__name__}.")
+    window, stride = _checked_window(model, window, stride, func)
+    batch_size = as_int(batch_size, "batch_size", func, minimum=1)
+    if not docs or sum(len(d) for _, d in docs) == 0:
+        raise InputError(f"The text given to {func} is empty: there is nothing to score.")
+    encoded = [np.asarray(model.tokenizer.encode(data), dtype=np.int64) for _, data in docs]
+    records: dict[int, dict] = {}
+    fh = None
+    if resume is not None:
+        path = pathlib.Path(resume)
+        key = _run_key(model, window, stride, per_token)
+        key["documents"] = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in docs)).hexdigest()
+        records = _load_checkpoint(path, key, func)
+        fh = _open_checkpoint(path, key, fresh=not path.exists() or not path.read_text(encoding="utf-8"))
+    todo = [i for i in range(len(docs)) if i not in records]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=int(sum(encoded[i].size for i in todo)), unit="tok", desc=f"scoring {model.name}",
+                   leave=False)
+    try:
+        pending: list[int] = []
+        n_windows = 0
+        for pos, i in enumerate(todo):
+            pending.append(i)
+            n_windows += len(plan_windows(encoded[i].size, window, stride, len(model.prefix)))
+            if n_windows >= batch_size or pos == len(todo) - 1:
+                for rec in _score_group(model, docs, encoded, pending, window, stride, batch_size, per_token):
+                    records[rec["index"]] = rec
+                    if fh is not None:
+                        fh.write(json.dumps(rec) + "\n")
+                        fh.flush()
+                    if bar is not None:
+                        bar.update(rec["n_tokens"])
+                pending, n_windows = [], 0
+    finally:
+        if fh is not None:
+            fh.close()
+        if bar is not None:
+            bar.close()
+    return _assemble(model, docs, encoded, records, window, stride, per_token)
+
+
+def _score_group(model: TokenModel, docs, encoded, indices: list[int], window, stride, batch_size,
+                 per_token: bool) -> Iterable[dict]:
+    jobs, owner = [], []
+    for i in indices:
+        x = encoded[i]
+        for start, end, n_ctx, with_prefix in plan_windows(x.size, window, stride, len(model.prefix)):
+            jobs.append((x[start:end], n_ctx, with_prefix))
+            owner.append(i)
+    out = _score_windows(model, jobs, batch_size) if jobs else []
+    for i in indices:
+        parts = [out[k] for k in range(len(jobs)) if owner[k] == i]
+        sur = np.concatenate([p[0] for p in parts]) / LN2 if parts else np.zeros(0)
+        ent = np.concatenate([p[1] for p in parts]) / LN2 if parts else np.zeros(0)
+        rec = {"index": i, "name": docs[i][0], "n_tokens": int(encoded[i].size),
+               "n_bytes": len(docs[i][1]), "total_bits": float(sur.sum())}
+        if per_token:
+            rec["surprisal_bits"] = sur.tolist()
+            rec["entropy_bits"] = ent.tolist()
+        yield rec
+
+
+def _ratio(a: float, b: int) -> float:
+    return a / b if b else math.nan
+
+
+def _assemble(model, docs, encoded, records, window, stride, per_token) -> ScoreResult:
+    rows = []
+    for i in range(len(docs)):
+        r = records[i]
+        rows.append(DocumentScore(name=r["name"], n_tokens=r["n_tokens"], n_bytes=r["n_bytes"],
+                                  total_bits=r["total_bits"],
+                                  bits_per_token=_ratio(r["total_bits"], r["n_tokens"]),
+                                  bits_per_byte=_ratio(r["total_bits"], r["n_bytes"])))
+    total = float(sum(r.total_bits for r in rows))
+    n_tok = int(sum(r.n_tokens for r in rows))
+    n_bytes = int(sum(r.n_bytes for r in rows))
+    extra: dict[str, Any] = {}
+    if per_token:
+        order = range(len(docs))
+        extra = dict(
+            surprisal_bits=np.concatenate([np.asarray(records[i]["surprisal_bits"]) for i in order]),
+            entropy_bits=np.concatenate([np.asarray(records[i]["entropy_bits"]) for i in order]),
+            token_ids=np.concatenate(encoded).astype(np.int64),
+            doc_index=np.repeat(np.arange(len(docs), dtype=np.int64), [e.size for e in encoded]))
+    bpt = _ratio(total, n_tok)
+    return ScoreResult(model=model.name, bits_per_token=bpt, bits_per_byte=_ratio(total, n_bytes),
+                       perplexity=2.0 ** bpt if n_tok else math.nan, n_tokens=n_tok, n_bytes=n_bytes,
+                       total_bits=total, documents=tuple(rows), window=window, stride=stride, **extra)
+
+
+# ------------------------------------------------------------------------------------ public API
+def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, window: int | None = None,
+                stride: int | None = None, batch_size: int = 8, progress: bool = True,
+                per_token: bool = True, resume: str | os.PathLike | None = None) -> ScoreResult:
+    """Bits per token and per byte of `data`: sum_t -log2 p(x_t | x_<t) over tokens, over bytes.
+
+    Parameters
+    ----------
+    model : TokenModel
+    data : bytes, str (encoded as UTF-8) or list of bytes/str (one document each)
+    window : int or None, keyword-only
+        Tokens fed per call, prefix included; None: the model's `max_context` (whole documents for
+        models without a limit). Must not exceed `max_context`.
+    stride : int or None, keyword-only
+        New tokens scored per later window, 1..window; None: `window` (disjoint windows).
+    batch_size : int, keyword-only
+        Windows per model call.
+    progress : bool, keyword-only
+        Show a tqdm progress bar on stderr.
+    per_token : bool, keyword-only
+        Keep per-token surprisal and entropy (bits) and token ids in the result.
+    resume : path or None, keyword-only
+        JSONL checkpoint: finished documents are appended, and skipped on a restart of the same run.
+
+    Returns
+    -------
+    ScoreResult
+        bits_per_token (bits/token), bits_per_byte (bits/byte), perplexity (per token), totals.
+
+    Raises
+    ------
+    InputError
+        Empty data, a window longer than the model's context, an invalid stride or batch size.
+    ModelMismatchError
+        The model's tokenizer cannot represent the bytes exactly.
+    """
+    if isinstance(data, os.PathLike):
+        raise InputError("The `data` parameter of score_bytes must be bytes or str; to score a file or "
+                         "a directory use score_text(model, pathlib.Path(...)).")
+    return _score_documents(model, read_documents(data, func="score_bytes"), window=window,
+                            stride=stride, batch_size=batch_size, progress=progress,
+                            per_token=per_token, resume=resume, func="score_bytes")
+
+
+def score_text(model: TokenModel, source: Any, *, window: int | None = None, stride: int | None = None,
+               batch_size: int = 8, progress: bool = True, per_token: bool = True,
+               resume: str | os.PathLike | None = None) -> ScoreResult:
+    """Score a text, a file, a directory or a JSONL corpus: bits/token and bits/byte by totals.
+
+    Parameters
+    ----------
+    model : TokenModel
+    source : str, pathlib.Path or list
+        A str is the text itself; a ``pathlib.Path`` names a file, a directory (its ``*.txt``,
+        ``*.md``, ``*.rst`` files, recursively, sorted) or a ``.jsonl`` file (field ``"text"`` per
+        line); a list holds one str/bytes per document.
+    window, stride, batch_size, progress, per_token, resume
+        As in :func:`score_bytes`.
+
+    Returns
+    -------
+    ScoreResult
+        One row per document; corpus figures are ratios of totals over all documents.
+    """
+    return _score_documents(model, read_documents(source), window=window, stride=stride,
+                            batch_size=batch_size, progress=progress, per_token=per_token, resume=resume,
+                            func="score_text")

@@ -1,0 +1,95 @@
+"""`seminfo flow` end to end on the embedded model, and the report section in fast mode."""
+
+import json
+
+import numpy as np
+import pytest
+
+from seminfo.cli.main import main
+
+pytest.importorskip("torch")
+pytest.importorskip("seminfo.models.sampling")     # the token-model package (load_model, sampling)
+
+
+def run_json(capsys, *argv):
+    assert main(["flow", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_flow_acceptance_interface(capsys):
+    out = run_json(capsys, "--model", "builtin:gpt", "--prompt", "The list type", "--generate", "8",
+                   "--seed", "3")
+    for key in ("tokens", "surprisal_bits", "info_density_bits", "conditional_log2p", "marginal_log2p"):
+        assert len(out[key]) == 8, key
+    assert all(isinstance(t, str) for t in out["tokens"])
+    assert np.allclose(out["surprisal_bits"], -np.array(out["conditional_log2p"]))
+    assert np.allclose(out["info_density_bits"],
+                       np.array(out["conditional_log2p"]) - np.array(out["marginal_log2p"]))
+    assert np.isclose(out["total_bits"], sum(out["info_density_bits"]))
+    assert out["marginal"] == "null-prompt"
+    # reproducible with the same seed
+    again = run_json(capsys, "--model", "builtin:gpt", "--prompt", "The list type", "--generate", "8",
+                     "--seed", "3")
+    assert again["tokens"] == out["tokens"]
+
+
+def test_flow_library_agrees_with_model_scores():
+    from seminfo.flow import information_flow
+    from seminfo.models import load_model
+    model = load_model("builtin:gpt")
+    r = information_flow(model, "def f(x):", " return x")
+    x = model.tokenizer.encode("def f(x):")
+    y = model.tokenizer.encode(" return x")
+    lp = model.next_log_probs(np.array([x + y]))[0]
+    ref = lp[np.arange(len(x), len(x) + len(y)), y] / np.log(2)
+    assert np.allclose(r.conditional_log2p, ref, atol=1e-5)
+    lp0 = model.next_log_probs(np.array([y]))[0]
+    assert np.allclose(r.marginal_log2p, lp0[np.arange(len(y)), y] / np.log(2), atol=1e-5)
+
+
+def test_flow_options_and_plots(capsys, tmp_path):
+    pset = tmp_path / "prompts.jsonl"
+    pset.write_text('{"text": "The list type", "weight": 0.5}\n{"text": "import os", "weight": 0.5}\n')
+    out = run_json(capsys, "--prompt", "The list type", "--response", " is mutable.", "--prompt-set",
+                   str(pset), "--answer", " yes", "--answer", " no", "--paths", "2", "--path-tokens", "3",
+                   "--samples", "4", "--lens", "--plot", str(tmp_path / "plots"))
+    assert out["marginal"] == "prompt-set mixture (2 prompts)"
+    assert np.array(out["answers"]["posterior"]).shape == (2, 4, 2)
+    assert out["submartingale"]["n_samples"] == 4
+    assert len(out["lens"]["layers"]) == 5
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["answers.png", "density.png",
+                                                                      "lens.png"]
+    assert main(["flow", "--prompt", "a", "--response", " b"]) == 0          # the table output
+    assert "bits" in capsys.readouterr().out
+
+
+def test_flow_cli_errors(capsys, tmp_path):
+    assert main(["flow", "--prompt", "", "--generate", "3"]) == 2
+    assert "`prompt` parameter of information_flow must not be empty" in capsys.readouterr().err
+    assert main(["flow", "--prompt", "x", "--generate", "100000"]) == 2
+    assert "context" in capsys.readouterr().err
+    assert main(["flow", "--prompt", "x", "--generate", "3", "--answer", " a", "--answer", ""]) == 2
+    assert "`answers` parameter of answer_information must not be empty" in capsys.readouterr().err
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"text": "a", "weight": 0.7}\n{"text": "b", "weight": 0.7}\n')
+    assert main(["flow", "--prompt", "a", "--response", " b", "--prompt-set", str(bad)]) == 2
+    assert "must sum to 1" in capsys.readouterr().err
+    assert main(["flow", "--prompt", "x"]) == 2
+    assert "--response TEXT or --generate N" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["flow", "--help"])
+    assert "null-prompt" in capsys.readouterr().out
+
+
+def test_report_section_fast(tmp_path):
+    from seminfo.flow.report import build
+    from seminfo.report.core import ReportContext
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("The <script>alert('x')</script> tag must be escaped. " * 20
+                      + "Tokens carry semantic information; bits do not.\n" * 20)
+    ctx = ReportContext(models=["builtin:gpt"], text_path=corpus, fast=True, max_bytes=3000)
+    sec = build(ctx)
+    assert "<script>" not in sec.html
+    assert sec.data["pearl_ace"] == 0.0
+    assert sec.data["attention_reconstruction_error"] < 1e-4
+    assert sec.data["submartingale_verdict"] == "consistent with a sub-martingale"

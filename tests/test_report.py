@@ -1,0 +1,22 @@
+"""The HTML report end to end in fast mode: every installed section builds, user text is escaped."""
+
+import json
+
+from seminfo.report import ReportContext, write_report
+
+
+def test_report_fast_mode_builds_every_section(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The <script>alert('x')</script> tag must be escaped. " * 40
+                      + "Tokens carry semantic information; bits do not.\n" * 40)
+    ctx = ReportContext(models=["builtin:gpt", "builtin:ngram"], text_path=corpus, fast=True, max_bytes=4000)
+    result = write_report(tmp_path / "out", ctx)
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert result.failed == [], html[:2000]
+    assert not result.unavailable, result.unavailable
+    assert len(result.sections) == 5
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html or "script" not in html.lower().replace("<script", "")
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert data["models"] == ["builtin:gpt", "builtin:ngram"]
+    assert html.count('<section id="s') == 5
