@@ -149,13 +149,13 @@ def main(argv=None) -> int:
                     help="append the Markdown under a 'Compression' heading to this file")
     args = ap.parse_args(argv)
 
-    from seminfo.errors import ModelNotAvailableError
+    from seminfo.errors import SeminfoError
     from seminfo.models import load_model
     models, missing = {}, []
     for spec in args.models:
         try:
             models[spec] = load_model(spec)
-        except ModelNotAvailableError as exc:
+        except SeminfoError as exc:        # not available offline, or a missing extra (DependencyError)
             missing.append(f"{spec} ({exc})")
     fast = {s: m for s, m in models.items() if s not in SLOW}
     slow = {s: m for s, m in models.items() if s in SLOW}

@@ -72,6 +72,8 @@ def bench(spec: str, data: bytes, rows: list[dict]) -> None:
     from seminfo.models import load_model, score_bytes
     model = load_model(spec, device="cpu")
     window, prefix_id = int(model.max_context), int(model.prefix[0])
+    # warm-up (thread pools, allocator, oneDNN kernels) so that no method pays it inside its timing
+    score_bytes(model, data[:2000], progress=False, per_token=False)
     t0 = time.perf_counter()
     r = score_bytes(model, data, window=window, stride=window, progress=False, per_token=False)
     rows.append(dict(model=spec, method="seminfo score_bytes", tokens=int(r.n_tokens), bytes=len(data),

@@ -59,3 +59,12 @@ def test_bad_channel():
         seminfo.channel_capacity([0.5, 0.5])
     with pytest.raises(DistributionError, match="only finite numbers"):
         seminfo.channel_capacity([[np.nan, 1.0], [0.5, 0.5]])
+
+
+def test_closed_forms_contained_without_slack():
+    for eps in (0.11, 0.3, 0.49):
+        r = seminfo.channel_capacity([[1 - eps, eps], [eps, 1 - eps]])
+        assert r.lower <= 1 - h(eps) <= r.upper and r.upper - r.lower <= 1e-9
+    for e in (0.01, 0.99):
+        r = seminfo.channel_capacity([[1 - e, e, 0.0], [0.0, e, 1 - e]])
+        assert r.lower <= 1 - e <= r.upper

@@ -55,3 +55,13 @@ def test_input_error_is_one_line_with_exit_2(capsys):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "seminfo.cli.main", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("seminfo ")
+
+
+def test_report_bounds_its_corpus_by_default(tmp_path, capsys):
+    from seminfo.cli.report import DEFAULT_MAX_BYTES
+    args = build_parser().parse_args(["report"])
+    assert args.max_bytes == DEFAULT_MAX_BYTES > 0          # a few minutes on 2 cores, not the whole split
+    assert main(["report", "--out", str(tmp_path / "r"), "--max-bytes", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "The `--max-bytes` option of seminfo report must be >= 0 (0 = the whole corpus). Got -1." in err
+    assert not (tmp_path / "r").exists()

@@ -255,3 +255,12 @@ def test_documentation_examples_run(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_bad_transition_and_pair_shape_raise_input_errors():
+    with pytest.raises(ShapeError, match=r"The `pair_shape` parameter of stationary_transfer_entropy must be "
+                                         r"a pair \(Kx, Ky\)"):
+        stationary_transfer_entropy(transition=np.full((4, 4), 0.25), pair_shape=(2,))
+    with pytest.raises(InputError, match=r"The `transition` parameter of stationary_transfer_entropy must be "
+                                         r"a numeric array"):
+        stationary_transfer_entropy(transition="abcd", pair_shape=(2, 2))

@@ -74,6 +74,10 @@ def test_flow_cli_errors(capsys, tmp_path):
     bad.write_text('{"text": "a", "weight": 0.7}\n{"text": "b", "weight": 0.7}\n')
     assert main(["flow", "--prompt", "a", "--response", " b", "--prompt-set", str(bad)]) == 2
     assert "must sum to 1" in capsys.readouterr().err
+    bad.write_text('{"text": "a", "weight": "half"}\n{"text": "b", "weight": 0.5}\n')
+    assert main(["flow", "--prompt", "a", "--response", " b", "--prompt-set", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "must be a sequence of numbers" in err and "Traceback" not in err
     assert main(["flow", "--prompt", "x"]) == 2
     assert "--response TEXT or --generate N" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -210,6 +210,8 @@ def test_bad_input():
         information_flow(MODEL, [0], [1], prompts=[[0], [1]], weights=[1.5, -0.5])
     with pytest.raises(ShapeError, match="one weight per prompt"):
         information_flow(MODEL, [0], [1], prompts=[[0], [1]], weights=[1.0])
+    with pytest.raises(DistributionError, match="must be a sequence of numbers"):
+        information_flow(MODEL, [0], [1], prompts=[[0], [1]], weights=["a", 0.5])
     with pytest.raises(InputError, match="The `answers` parameter of answer_information must not be empty"):
         answer_information(MODEL, [0], [[1], ""], answer_cue="")
     with pytest.raises(InputError, match="at least 2 candidate"):
@@ -231,3 +233,95 @@ def test_density_terms_expectation_is_relative_entropy():
         assert d["entropy"][0] >= 0
     with pytest.raises(ShapeError, match="shape"):
         density_terms(np.zeros((2, 3)), np.zeros((2, 4)), np.array([0, 1]))
+
+
+class ChannelTokenizer(Tokenizer):
+    vocab_size = 4                                   # 0, 1: inputs x; 2, 3: outputs y
+
+    def encode(self, data):
+        return [int(c) for c in (data.decode() if isinstance(data, bytes) else data)]
+
+    def decode(self, ids):
+        return "".join(map(str, ids)).encode()
+
+    def fingerprint(self):
+        return "channel4"
+
+
+class FeedbackChannelModel(TokenModel):
+    """The feedback channel of seminfo.sources as a token model over the stream x_1 y_1 x_2 y_2 ...
+
+    Inputs are tokens 0/1, outputs 2/3. A row holding inputs is read as interleaved pairs (the
+    encoder's law before each x, the channel's p(y_t | y^{t-1}, x^t) before each y); a row of outputs
+    alone gets the exact output marginal p(y_t | y^{t-1}) (forward recursion). So the null-input
+    marginal of multi_turn_flow is exact here and E S_n = I(X^n -> Y^n).
+    """
+
+    name = "feedback-channel"
+    tokenizer = ChannelTokenizer()
+    vocab_size = 4
+
+    def __init__(self):
+        from seminfo.sources import FeedbackChannel
+        self.fc = FeedbackChannel.example()
+
+    def _row(self, ids):
+        out = np.full((ids.size + 1, 4), -np.inf)
+        if np.all(ids >= 2):                                              # outputs alone
+            out[:, 2:] = self.fc.y_log_probs(ids - 2)
+            return out
+        x, y = ids[0::2], ids[1::2] - 2
+        assert ids.size % 2 == 0 and np.all(x < 2) and np.all(y >= 0)    # test helper: pairs only
+        out[0::2, :2] = self.fc.x_log_probs(x, y)
+        out[1::2, 2:] = self.fc.y_log_probs_causal(x, y)
+        return out
+
+    def next_log_probs(self, ids, *, prefix=True):
+        assert prefix
+        return np.stack([self._row(np.asarray(r)) for r in np.asarray(ids)])
+
+    def begin(self, batch_size=1):
+        raise NotImplementedError
+
+    def feed(self, state, ids):
+        raise NotImplementedError
+
+    def fingerprint(self):
+        return "feedback-channel"
+
+
+def test_multi_turn_flow_recovers_directed_information_of_feedback_channel():
+    # the directed form through the public API, on a stateful channel with feedback used as a token
+    # model: E sum_t iota_t = E sum_t D_t = I(X^n -> Y^n) exactly (and != I(X^n; Y^n) with feedback)
+    model = FeedbackChannelModel()
+    fc = model.fc
+    n, S = 4, 600
+    rng = np.random.default_rng(5)
+    sums, rb = [], []
+    for _ in range(S):
+        x, y = fc.sample(n, seed=rng)
+        turns = [t for a, b in zip(x, y) for t in (("input", [int(a)]), ("output", [int(b) + 2]))]
+        r = multi_turn_flow(model, turns)
+        assert r.token_ids == (y + 2).tolist()
+        assert np.all(r.expected_density_bits >= -1e-12)                 # sub-martingale increments
+        sums.append(r.total_bits)
+        rb.append(r.expected_density_bits.sum())
+    truth = fc.directed_information(n)
+    assert abs(fc.mutual_information(n) - truth) > 0.05                 # feedback: DI != MI
+    for v in (np.array(sums), np.array(rb)):
+        assert abs(v.mean() - truth) < 5 * v.std(ddof=1) / math.sqrt(S)
+
+
+def test_submartingale_with_prompt_set_mixture(sampling):
+    # fixed x = 0, mixture marginal over the set: E S_n = D(P[0] || sum_k w_k P[k]) (a Markov chain
+    # forgets the prompt after the first token, so later increments are exactly 0)
+    w = np.array([0.5, 0.3, 0.2])
+    r = submartingale_test(MODEL, [0], 3, n_samples=300, prompts=[[0], [1], [2]], weights=w, seed=2)
+    truth = relative_entropy(P[0], w @ P)
+    assert r.marginal == "prompt-set mixture (3 prompts)"
+    assert r.verdict == "consistent with a sub-martingale"
+    assert abs(r.total.value - truth) < 5 * r.total.stderr
+    assert r.total_rao_blackwell.value == pytest.approx(truth, abs=1e-12)
+    assert np.all(r.lower_bits[1:] <= 1e-12) and np.all(r.upper_bits[1:] >= -1e-12)
+    with pytest.raises(InputError, match="more than the model's context of 40"):
+        submartingale_test(MODEL, [0], 3, prompts=[[0], [1] * 38], seed=0)

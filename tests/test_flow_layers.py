@@ -65,6 +65,17 @@ def test_lens_last_layer_is_output_and_layers_follow_convention(kind):
     assert np.abs(r.log_probs[-1] - final).max() < 1e-5
     assert np.all(r.kl_to_final_bits[-1] == 0)
     assert np.all(r.final_token_rank[-1] == 0)
+    # the last row above is the model's own logits; check independently that the lens of the last
+    # residual stream (read through the head with no further norm: it is already normalised)
+    # reproduces them, so the convention, not the substitution, is what is tested
+    assert r.last_entry_normalised
+    from seminfo.flow import residual_streams
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        H = residual_streams(m, IDS)
+    W = m.get_output_embeddings().weight.detach().double().numpy()
+    lens_last = torch.log_softmax(torch.from_numpy(H[-1] @ W.T), -1).numpy()
+    assert np.abs(lens_last - final).max() < 1e-5
     # every intermediate layer l (1..L-1) is the block output read through the final norm + head
     norm = next(getattr(m.base_model, n) for n in ("ln_f", "norm_f", "norm") if hasattr(m.base_model, n))
     head = m.get_output_embeddings()

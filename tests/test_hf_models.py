@@ -97,6 +97,8 @@ def test_token_stats_match_the_reference(model):
         np.testing.assert_allclose(s, s0, atol=1e-5)
         np.testing.assert_allclose(h, h0, atol=1e-5)
         assert np.all(h >= 0) and np.all(h <= math.log(model.vocab_size) + 1e-6)
+        s1, none = model.token_stats(x, n_context=n_context, prefix=prefix, entropy=False)
+        assert none is None and np.array_equal(s1, s)             # surprisal alone, the same numbers
 
 
 def test_incremental_feed_equals_parallel(model):

@@ -146,6 +146,9 @@ def test_incremental_equals_parallel_and_token_stats_match_base(order):
         s_ref, h_ref = TokenModel.token_stats(m, ids, **kw)
         np.testing.assert_allclose(s, s_ref, rtol=1e-12)
         np.testing.assert_allclose(h, h_ref, rtol=1e-12)
+        s1, none = m.token_stats(ids, entropy=False, **kw)
+        assert none is None and np.array_equal(s1, s)
+        assert TokenModel.token_stats(m, ids, entropy=False, **kw)[1] is None
 
 
 def test_without_prefix_the_state_is_the_last_tokens_only():

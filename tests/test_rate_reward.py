@@ -96,3 +96,16 @@ def test_bad_inputs():
         rate_reward([0.5, 0.5], [0.0, 1.0])
     with pytest.raises(InputError, match="`n` parameter of best_of_n must be a positive integer"):
         best_of_n([0.5, 0.5], [0.0, 1.0], 0)
+
+
+def test_binary_frontier_contained_without_slack_and_bad_p_ref():
+    for p, rho in ((0.5, 0.999999), (1e-4, 0.999999), (0.01, 0.5)):
+        r = rate_reward([1 - p, p], [0.0, 1.0], rho=rho)
+        assert r.rate_lower <= kl_bern(rho, p) <= r.rate_upper
+    with pytest.raises(InputError, match="`p_ref` parameter of rate_reward must be a numeric pmf"):
+        rate_reward("ab", [0.0, 1.0], rho=0.5)
+    with pytest.raises(InputError, match="`p_ref` parameter of rate_reward must be a numeric pmf"):
+        rate_reward([[0.5, 0.5], [1.0]], [0.0, 1.0], rho=0.5)
+    # a huge reward on a response of probability 0 neither overflows nor leaks NaN
+    parts = per_token_divergence(np.array([[0.5, 0.0], [0.5, 0.0]]), [[0.0, 1e4], [1.0, 1e4]], 1.0)
+    assert np.all(np.isfinite(parts))

@@ -233,3 +233,35 @@ def test_report_section_fast():
     assert s.key == "rd" and s.html.count("<img") == 3
     assert set(s.data) == {"rate_distortion", "loss_memory", "rate_reward"}
     assert s.data["rate_distortion"]["max_width_bits"] <= 1e-9
+
+
+# --------------------------------------------------------------------------- audit additions
+@pytest.mark.parametrize("M,D", [(256, 0.1), (256, 1e-5), (8, 0.01), (2, 0.2)])
+def test_intervals_contain_closed_form_without_slack(M, D):
+    # rounding is part of the certificate: no tolerance beyond the interval itself
+    r = rate_distortion(np.full(M, 1.0 / M), "hamming", D=D)
+    truth = math.log2(M) - h(D) - D * math.log2(M - 1)
+    assert r.rate_lower <= truth <= r.rate_upper and r.rate_upper - r.rate_lower <= 1e-9
+    s = rate_distortion(np.full(M, 1.0 / M), "hamming", slope=-4.0)
+    truth = math.log2(M) - h(s.distortion) - s.distortion * math.log2(M - 1)
+    assert s.rate_lower <= truth <= s.rate_upper
+
+
+def test_no_single_reproduction_column_is_certified_beyond_last_point():
+    # every letter must be reproduced exactly (no finite column): R(D) = H(X) for all D
+    d = np.array([[0.0, np.inf], [np.inf, 0.0]])
+    for D in (0.0, 0.5, 3.0):
+        r = rate_distortion([0.5, 0.5], d, D=D)
+        assert r.converged and r.rate_lower <= 1.0 <= r.rate_upper
+    r = rate_distortion([0.4, 0.3, 0.3], [[0, np.inf, 2.0], [np.inf, 0, np.inf], [1, 0, np.inf]], D=2.0)
+    assert r.converged and r.width <= 1e-9
+
+
+def test_curve_chord_error_is_certified_even_when_capped():
+    D = np.linspace(0, 0.3, 3001)[1:-1]
+    truth = np.array([h(0.3) - h(x) for x in D])
+    for kw in ({}, {"max_points": 5}, {"resolution": 1e-6, "max_points": 60}):
+        c = rate_distortion_curve([0.7, 0.3], "hamming", **kw)
+        err = np.interp(D, c.distortion, c.rate) - truth
+        assert err.max() <= c.max_chord_error + 1e-9
+    assert c.max_chord_error < 1e-3                        # the cap spreads points, not one end

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from seminfo.report import ReportContext, write_report
 
 
@@ -20,3 +22,16 @@ def test_report_fast_mode_builds_every_section(tmp_path):
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert data["models"] == ["builtin:gpt", "builtin:ngram"]
     assert html.count('<section id="s') == 5
+
+
+def test_compression_section_codes_large_models_in_batched_blocks():
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from seminfo.coding.report import BLOCK_BYTES, LARGE_PARAMETERS, _blocks
+    small = SimpleNamespace(hf_model=torch.nn.Linear(100, 100))
+    large = SimpleNamespace(hf_model=torch.nn.Linear(5000, 5000))              # 25M parameters
+    assert sum(p.numel() for p in large.hf_model.parameters()) > LARGE_PARAMETERS
+    assert _blocks(small, 16_000) is None and _blocks(object(), 16_000) is None   # n-grams, sources
+    assert _blocks(large, 16_000) == 16_000 // BLOCK_BYTES
+    assert _blocks(large, 1) == 1

@@ -224,12 +224,13 @@ class Interrupting(HFModel):
 
     def __init__(self, base: HFModel, limit: int):
         self.__dict__.update(base.__dict__)
-        self.limit, self.calls = limit, 0
+        self.limit, self.calls, self.rows = limit, 0, 0
 
     def token_stats(self, ids, **kw):
         self.calls += 1
         if self.calls > self.limit:
             raise KeyboardInterrupt
+        self.rows += len(ids)                       # windows scored (one row each)
         return super().token_stats(ids, **kw)
 
 
@@ -238,18 +239,46 @@ def test_resume_after_interruption(gpt, tmp_path):
     ref = score_text(gpt, docs, batch_size=1, progress=False)
     ckpt = tmp_path / "run.jsonl"
     calls = [len(plan_windows(len(gpt.tokenizer.encode(d)), 32, None, 1)) for d in docs]
-    flaky = Interrupting(gpt, limit=calls[0] + calls[1] + 1)      # stops inside the third document
+    limit = calls[0] + calls[1] + 1
+    flaky = Interrupting(gpt, limit=limit)          # Ctrl-C during call limit + 1 (one window a call)
     with pytest.raises(KeyboardInterrupt):
         score_text(flaky, docs, batch_size=1, progress=False, resume=ckpt)
     saved = ckpt.read_text().splitlines()
-    assert len(saved) - 1 == 2                                  # header + the two finished documents
+    assert len(saved) - 1 == limit                  # header + every window scored before the interrupt
     with ckpt.open("a") as fh:
-        fh.write('{"index": 2, "name": "doc2", "n_tok')        # a record cut by the interruption
+        fh.write('{"index": 2, "window": 1, "n_tok')                  # a record cut by the interruption
     again = Interrupting(gpt, limit=10 ** 6)
     r = score_text(again, docs, batch_size=1, progress=False, resume=ckpt)
-    assert again.calls == sum(calls[2:])                                # finished documents were skipped
+    assert again.calls == sum(calls) - limit        # scored windows were skipped, the rest scored once
     assert r.total_bits == pytest.approx(ref.total_bits, rel=1e-9)
     np.testing.assert_allclose(r.surprisal_bits, ref.surprisal_bits, atol=1e-9)
+    np.testing.assert_allclose(r.entropy_bits, ref.entropy_bits, atol=1e-9)
+    assert [d.total_bits for d in r.documents] == pytest.approx([d.total_bits for d in ref.documents])
+
+
+def test_resume_inside_one_long_document(gpt, tmp_path):
+    """A single document longer than the context loses only the call in flight when interrupted."""
+    doc = TEXT * 3
+    ref = score_text(gpt, doc, batch_size=2, progress=False)
+    n_windows = len(plan_windows(len(gpt.tokenizer.encode(doc)), 32, None, 1))
+    assert n_windows >= 8
+    ckpt = tmp_path / "long.jsonl"
+    first = Interrupting(gpt, limit=3)
+    with pytest.raises(KeyboardInterrupt):
+        score_text(first, doc, batch_size=2, progress=False, resume=ckpt)
+    saved = len(ckpt.read_text().splitlines()) - 1
+    assert saved == first.rows and 3 <= saved < n_windows    # the windows of the three calls were kept
+    again = Interrupting(gpt, limit=10 ** 6)
+    r = score_text(again, doc, batch_size=2, progress=False, resume=ckpt)
+    assert again.rows == n_windows - saved                   # only the rest is scored
+    np.testing.assert_allclose(r.surprisal_bits, ref.surprisal_bits, atol=1e-9)
+    assert r.total_bits == pytest.approx(ref.total_bits, rel=1e-9)
+
+
+def test_resume_completed_checkpoint(gpt, tmp_path):
+    docs = [TEXT[i * 40: i * 40 + 120] for i in range(6)]
+    ckpt = tmp_path / "run.jsonl"
+    ref = score_text(gpt, docs, progress=False, resume=ckpt)
     # a completed checkpoint answers without any model call
     third = Interrupting(gpt, limit=0)
     assert score_text(third, docs, progress=False, resume=ckpt).total_bits == pytest.approx(ref.total_bits)

@@ -329,3 +329,29 @@ def test_channel_lower_bound_may_condition_on_the_channel_state_only():
     full = enumerate_given_start(mu, steps, what="n")[1::2]
     by_state = enumerate_given_start(mu, steps, what="n", labels=np.tile(np.arange(2), 4))[1::2]
     assert np.allclose(full, by_state, atol=1e-13, rtol=0)
+
+
+def test_hmm_bounds_equal_brute_force_conditional_entropies_and_enclose_the_rate():
+    """Both bounds from an explicit joint pmf of (S_1, Y_1..Y_n) summed over hidden paths, and every
+    horizon's interval contains the (nested) horizon-12 interval, hence the rate."""
+    import itertools
+    S, K = HMM.n_states, HMM.alphabet_size
+    fine = HMM.entropy_rate(horizon=12)
+    for n in (1, 2, 3, 4):
+        joint = np.zeros((S,) + (K,) * n)                      # axes S_1, Y_1..Y_n
+        for states in itertools.product(range(S), repeat=n):
+            w_s = HMM.stationary[states[0]] * np.prod([HMM.T[a, b] for a, b in zip(states, states[1:])])
+            for ys in itertools.product(range(K), repeat=n):
+                joint[(states[0],) + ys] += w_s * np.prod([HMM.E[s, y] for s, y in zip(states, ys)])
+        upper = entropy(joint.sum(axis=0)) - (entropy(joint.sum(axis=(0, n))) if n > 1 else 0.0)
+        lower = entropy(joint) - entropy(joint.sum(axis=n))
+        iv = HMM.entropy_rate(horizon=n)
+        assert iv.lower == pytest.approx(lower, abs=1e-12) and iv.upper == pytest.approx(upper, abs=1e-12)
+        assert iv.lower <= fine.lower and fine.upper <= iv.upper
+
+
+def test_non_numeric_transition_arrays_raise_input_errors():
+    with pytest.raises(DistributionError, match=r"The `P` parameter of MarkovSource must be a numeric array"):
+        MarkovSource("ab")
+    with pytest.raises(DistributionError, match=r"The `policy` and `channel` parameters of FeedbackChannel"):
+        FeedbackChannel("abc", CH.channel)

@@ -96,6 +96,17 @@ def as_finite(a: Any, param: str, func: str = "", *, ndim: int | None = None) ->
     return arr
 
 
+def as_columns(a: Any, param: str, func: str = "") -> np.ndarray:
+    """Return samples as a finite float64 (n, d) array: one row per sample (1-D input gives d = 1)."""
+    arr = as_finite(a, param, func)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ShapeError(f"{_where(param, func)} must be 1-D (n,) or 2-D (n, d), one row per sample. "
+                         f"Got shape {arr.shape}.")
+    return arr
+
+
 def as_symbols(x: Any, param: str = "x", func: str = "", *, alphabet_size: int | None = None,
                min_length: int = 1) -> np.ndarray:
     """Return an integer sequence as a 1-D int64 array of symbols in ``range(alphabet_size)``.

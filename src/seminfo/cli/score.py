@@ -47,7 +47,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..models import load_model, score_text
+    if not args.text.exists():                     # before seconds of model loading, not after
+        raise InputError(f"The `--text` option of seminfo score must name a file, a directory or a "
+                         f".jsonl file. Got {str(args.text)!r}, which does not exist.")
     model = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code,
                        allow_unsafe_weights=args.allow_unsafe_weights)
     result = score_text(model, args.text, window=args.window, stride=args.stride,

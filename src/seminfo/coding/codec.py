@@ -84,7 +84,8 @@ class CompressionResult(Result):
         ``100 (payload bits - cross_entropy_bits) / cross_entropy_bits``; quantisation of the
         probabilities plus the range coder's termination, in percent of the cross-entropy.
     seconds, tokens_per_second : float
-        Wall time of compression (tokenization, model and coder) and tokens coded per second.
+        Wall time of compression (tokenization, model calls, coder, packing; loading the model and
+        computing its fingerprint excluded) and tokens coded per second.
     units : str
         ``"bits/byte"`` for the per-byte fields; sizes are bytes, totals bits.
     """
@@ -133,7 +134,8 @@ class DecompressionResult(Result):
     model : str
     original_bytes, tokens, blocks, batch_size : int
     seconds, tokens_per_second : float
-        Wall time of decompression (model, coder, detokenization) and tokens decoded per second.
+        Wall time of decompression (model calls, coder, detokenization, sha256; loading the model
+        and checking its fingerprint excluded) and tokens decoded per second.
     """
 
     data: bytes = field(repr=False)
@@ -202,13 +204,13 @@ def _split(data: bytes, blocks: int | None, block_size: int | None, func: str) -
     if blocks is not None and block_size is not None:
         raise InputError(f"The `blocks` and `block_size` parameters of {func} are alternatives; "
                          f"give one of them. Got blocks={blocks!r} and block_size={block_size!r}.")
+    n = 1 if blocks is None else as_int(blocks, "blocks", func, minimum=1)
+    if block_size is not None:
+        block_size = as_int(block_size, "block_size", func, minimum=1)
     if not data:
         return []
     if block_size is None:
-        n = 1 if blocks is None else as_int(blocks, "blocks", func, minimum=1)
         block_size = -(-len(data) // min(n, len(data)))
-    else:
-        block_size = as_int(block_size, "block_size", func, minimum=1)
     return [data[i:i + block_size] for i in range(0, len(data), block_size)]
 
 
@@ -295,9 +297,10 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     True
     """
     func = "compress"
-    t0 = time.perf_counter()
     raw = _as_bytes(data, func)
     m = _resolve_model(model, func)
+    fingerprint = m.fingerprint()
+    t0 = time.perf_counter()            # throughput: loading and fingerprinting the model excluded
     win, keep = _window(m, window, keep, func)
     pieces = _split(raw, blocks, block_size, func)
     if batch_size is None:
@@ -334,7 +337,6 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     if bar is not None:
         bar.close()
     payload_list = [e.payload() for e in encoders]
-    fingerprint = m.fingerprint()
     archive = container.pack(data=raw, window=win or 0, keep=keep, batch_size=batch,
                              fingerprint=fingerprint, spec=m.name,
                              blocks=[(len(b), len(ids), pl) for b, ids, pl
@@ -393,7 +395,6 @@ def decompress_detailed(archive: bytes, model: Any = None, *, progress: bool = F
                         ) -> DecompressionResult:
     """Inverse of :func:`compress`, with the accounting of the run (see :func:`decompress`)."""
     func = "decompress"
-    t0 = time.perf_counter()
     buf = _archive_bytes(archive, func)
     header = container.read_header(buf)
     blobs = container.payloads(buf, header)
@@ -403,6 +404,7 @@ def decompress_detailed(archive: bytes, model: Any = None, *, progress: bool = F
         name = m.name
     else:
         m, name = None, header.spec
+    t0 = time.perf_counter()            # throughput: loading and fingerprinting the model excluded
     decoders = [BlockDecoder(p) for p in blobs]
     tokens: list[list[int]] = [[] for _ in header.blocks]
 
@@ -471,30 +473,52 @@ def decompress(archive: bytes, model: Any = None, *, progress: bool = False) -> 
 
 def _write_atomic(path: pathlib.Path, data: bytes, func: str) -> None:
     """Write to a temporary file beside `path` and rename it into place; delete it on failure."""
-    path = pathlib.Path(path)
-    if not path.parent.is_dir() or path.is_dir():
-        raise InputError(f"The `dst` parameter of {func} must name a file in an existing directory. "
-                         f"Got {str(path)!r}.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    path = _check_dst(path, func)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"The `dst` parameter of {func} must name a writable file. Got "
+                         f"{str(path)!r} ({exc.strerror}).") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())         # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, path)
     except BaseException:
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _check_dst(path: Any, func: str) -> pathlib.Path:
+    path = pathlib.Path(path)
+    if not path.parent.is_dir() or path.is_dir():
+        raise InputError(f"The `dst` parameter of {func} must name a file in an existing directory. "
+                         f"Got {str(path)!r}.")
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _read(path: Any, param: str, func: str) -> bytes:
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"The `{param}` parameter of {func} must name a readable file. Got {str(p)!r}.")
-    return p.read_bytes()
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise InputError(f"The `{param}` parameter of {func} must name a readable file. Got "
+                         f"{str(p)!r} ({exc.strerror}).") from None
 
 
 def compress_file(src: Any, dst: Any, model: Any = "builtin:gpt", **options: Any) -> CompressionResult:
     """Compress the file `src` into the archive `dst` (written atomically); options as :func:`compress`."""
-    result = compress(_read(src, "src", "compress_file"), model, **options)
+    data = _read(src, "src", "compress_file")
+    _check_dst(dst, "compress_file")                  # before minutes of model calls, not after
+    result = compress(data, model, **options)
     _write_atomic(pathlib.Path(dst), result.archive, "compress_file")
     return result
 
@@ -506,6 +530,8 @@ def decompress_file(src: Any, dst: Any, model: Any = None, *, progress: bool = F
     The output is written to a temporary file and renamed only after the sha256 of the original
     bytes has been verified, so a damaged archive or a wrong model leaves no output file.
     """
-    result = decompress_detailed(_read(src, "src", "decompress_file"), model, progress=progress)
+    buf = _read(src, "src", "decompress_file")
+    _check_dst(dst, "decompress_file")
+    result = decompress_detailed(buf, model, progress=progress)
     _write_atomic(pathlib.Path(dst), result.data, "decompress_file")
     return result

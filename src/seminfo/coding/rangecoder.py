@@ -90,4 +90,8 @@ class BlockDecoder:
 
     def decode(self, p_row: np.ndarray) -> int:
         """Decode one token with the distribution ``p_row`` (shape (1, K), float64)."""
-        return int(self._dec.decode(self._family, p_row)[0])
+        try:
+            return int(self._dec.decode(self._family, p_row)[0])
+        except (ValueError, RuntimeError, AssertionError) as exc:     # constriction: invalid data
+            raise ArchiveError(f"A block payload cannot be decoded ({exc}); the archive is "
+                               "corrupted or was made with other probabilities.") from None

@@ -3,7 +3,8 @@
 On the report's text (a slice: 16 KB, or 1.5 KB and builtin:gpt only in fast mode) it compresses
 with each model of the report, decompresses to verify the round trip, and tabulates the sizes in
 bits per byte next to gzip/bzip2/xz/zstd/brotli, with each model's cross-entropy and the coder's
-gap to it (SPEC §12). Leaves out the block/batch speed-up (see benchmarks/bench_compress.py).
+gap to it (SPEC §12). Models above LARGE_PARAMETERS are coded in batched blocks (see below).
+Leaves out the block/batch speed-up study (see benchmarks/bench_compress.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,19 @@ from ..report.core import ReportContext, Section, esc, figure_html, table_html
 
 FAST_BYTES = 1_500
 FULL_BYTES = 16_000
+#: Models with more parameters than this are coded in blocks of BLOCK_BYTES, all blocks as one batch:
+#: coding is one forward pass per token, and on a CPU a 135M-parameter model does about 15 of those
+#: per second (its weights are read once per pass), against about 100 tokens/s for 16 batched rows.
+LARGE_PARAMETERS = 20_000_000
+BLOCK_BYTES = 1_000
+
+
+def _blocks(model, n_bytes: int) -> int | None:
+    """Blocks for `model` in the report: None (one block) unless the model is large (see above)."""
+    hf = getattr(model, "hf_model", None)
+    if hf is None or sum(p.numel() for p in hf.parameters()) <= LARGE_PARAMETERS:
+        return None
+    return max(1, -(-n_bytes // BLOCK_BYTES))
 
 
 def build(ctx: ReportContext) -> Section:
@@ -21,13 +35,14 @@ def build(ctx: ReportContext) -> Section:
     specs = ["builtin:gpt"] if ctx.fast else list(ctx.models)
     rows = [{"compressor": r["compressor"], "bytes (whole file)": r["bytes"],
              "bits/byte (whole file)": r["bits_per_byte"], "model cross-entropy (bits/byte)": None,
-             "gap to cross-entropy (%)": None, "tokens/s (enc / dec)": ""}
+             "gap to cross-entropy (%)": None, "blocks": None, "tokens/s (enc / dec)": ""}
             for r in baseline_sizes(data)]
     runs = {}
     for spec in specs:
         ctx.log(f"compressing {len(data)} bytes with {spec}")
         model = ctx.model(spec)
-        r = compress(data, model)
+        blocks = _blocks(model, len(data))
+        r = compress(data, model, blocks=blocks)
         back = decompress_detailed(r.archive, model)
         if back.data != data:                       # cannot happen: decompress checks the sha256
             raise RuntimeError(f"round trip failed for {spec}")
@@ -35,7 +50,7 @@ def build(ctx: ReportContext) -> Section:
         rows.append({"compressor": f"seminfo {spec}", "bytes (whole file)": r.archive_bytes,
                      "bits/byte (whole file)": r.archive_bits_per_byte,
                      "model cross-entropy (bits/byte)": r.cross_entropy_bits_per_byte,
-                     "gap to cross-entropy (%)": r.coder_overhead_percent,
+                     "gap to cross-entropy (%)": r.coder_overhead_percent, "blocks": r.blocks,
                      "tokens/s (enc / dec)": f"{r.tokens_per_second:.0f} / {back.tokens_per_second:.0f}"})
     table = table_html(rows, digits=4, caption=f"Lossless compression of {len(data):,} bytes of the "
                                                "report's text (round trips verified by sha256)")
@@ -56,7 +71,11 @@ def build(ctx: ReportContext) -> Section:
         "&sum;<sub>t</sub> &minus;log<sub>2</sub> p(x<sub>t</sub> | x<sup>t&minus;1</sup>), plus the "
         "coder's overhead (24-bit quantisation of the probabilities and at most 64 bits of "
         "termination per block) and the archive header (model fingerprint, spec, block table, "
-        "sha256). The gap column is the payload's excess over the cross-entropy. Models: "
+        "sha256). The gap column is the payload's excess over the cross-entropy. Models with more than "
+        f"{LARGE_PARAMETERS // 1_000_000}M parameters are coded in blocks of {BLOCK_BYTES:,} bytes "
+        "decoded as one batch, which is many times faster on a CPU; each block starts from an empty "
+        "context, which raises its cross-entropy (the cost of blocks is included in both columns). "
+        "Models: "
         + esc(", ".join(specs)) + (" (fast mode: a small slice, builtin:gpt only)." if ctx.fast else ".")
         + "</p>" + table + figure_html(fig, alt="bits per byte by compressor"))
     return Section("Compression: tokens as the unit of information", html, key="compression",

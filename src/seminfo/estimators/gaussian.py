@@ -30,23 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_finite, as_int, same_length
+from .._validate import as_columns, as_finite, as_int, same_length
 from ..errors import InputError
 from ..results import Estimate
 from ..units import log_base, unit_name
 from .counting import batch_means_stderr
 
 __all__ = ["gaussian_mutual_information", "gaussian_transfer_entropy", "ksg_mutual_information"]
-
-
-def _columns(a: Any, param: str, func: str) -> np.ndarray:
-    arr = as_finite(a, param, func)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise InputError(f"The `{param}` parameter of {func} must be 1-D (n,) or 2-D (n, d). "
-                         f"Got shape {arr.shape}.")
-    return arr
 
 
 def _local_gaussian(data: np.ndarray, func: str) -> np.ndarray:
@@ -94,11 +84,11 @@ def gaussian_mutual_information(x: Any, y: Any, z: Any = None, *, base: float = 
         ``bits/sample`` (base 2), stderr by batch means of the local terms.
     """
     func = "gaussian_mutual_information"
-    x, y = _columns(x, "x", func), _columns(y, "y", func)
+    x, y = as_columns(x, "x", func), as_columns(y, "y", func)
     same_length(x, y, ("x", "y"), func)
     zz = None
     if z is not None:
-        zz = _columns(z, "z", func)
+        zz = as_columns(z, "z", func)
         same_length(x, zz, ("x", "z"), func)
     return _estimate(_gaussian_cmi_terms(x, y, zz, func), base, "gaussian", func)
 
@@ -159,7 +149,7 @@ def ksg_mutual_information(x: Any, y: Any, *, k: int = 3, base: float = 2) -> Es
     from scipy.special import digamma
 
     func = "ksg_mutual_information"
-    x, y = _columns(x, "x", func), _columns(y, "y", func)
+    x, y = as_columns(x, "x", func), as_columns(y, "y", func)
     same_length(x, y, ("x", "y"), func)
     n = len(x)
     k = as_int(k, "k", func, minimum=1, maximum=max(1, n - 1))

@@ -111,6 +111,8 @@ def _finish(terms: np.ndarray, bias_nats: float, method: str, base: float, func:
     units = f"{unit_name(base)}/symbol"
     se = batch_means_stderr(terms) / ln_b
     notes = "stderr: batch means of per-sample terms (sampling error only)"
+    if not np.isfinite(se):
+        notes += "; undefined (nan) with fewer than 4 samples"
     if method == "plugin":
         return Estimate(plug, se, units, len(terms), "plugin", notes=notes,
                         extra={"miller_madow_bias": bias, **extra})
@@ -122,13 +124,32 @@ def _size(x: np.ndarray, alphabet_size: int | None) -> int:
     return int(alphabet_size) if alphabet_size is not None else int(x.max()) + 1
 
 
-def check_contexts(n_contexts: int, n_samples: int, what: str, func: str) -> None:
-    """Refuse a history whose possible contexts outnumber the samples (the estimate means nothing)."""
-    if n_contexts > n_samples:
-        raise InputError(
-            f"The {what} of {func} allows {n_contexts} possible contexts but only {n_samples} "
-            "samples remain, so most contexts are unseen and the plug-in estimate is meaningless. "
-            "Use a shorter history or more data.")
+#: Fewest samples per occupied context for a plug-in estimate over a history whose possible contexts
+#: outnumber the samples (only the occupied ones are counted, sparsely).
+MIN_PER_CONTEXT = 4
+
+
+def check_contexts(n_contexts: int, n_samples: int, what: str, func: str,
+                   codes: np.ndarray | None = None) -> None:
+    """Refuse a history too long for the data (the plug-in estimate would mean nothing).
+
+    A history whose possible contexts number at most the samples is always accepted. Beyond that
+    (large alphabets, long histories) the contexts actually occupied are counted from `codes`, the
+    per-sample context codes of :func:`.counting.encode`: the history is accepted when the samples
+    average at least :data:`MIN_PER_CONTEXT` per occupied context. Without `codes` it is refused.
+    """
+    if n_contexts <= n_samples:
+        return
+    occupied = None
+    if codes is not None and len(codes):
+        occupied = int(np.count_nonzero(np.bincount(codes)))
+        if occupied * MIN_PER_CONTEXT <= n_samples:
+            return
+    seen = "" if occupied is None else f" and they occupy {occupied} distinct contexts"
+    raise InputError(
+        f"The {what} of {func} allows {n_contexts} possible contexts but only {n_samples} "
+        f"samples remain{seen} (fewer than {MIN_PER_CONTEXT} samples per occupied context), so the "
+        "plug-in estimate is meaningless. Use a shorter history or more data.")
 
 
 def estimate_entropy_rate(x: Any, *, order: int = 0, method: str = "miller-madow", base: float = 2,
@@ -170,9 +191,9 @@ def estimate_entropy_rate(x: Any, *, order: int = 0, method: str = "miller-madow
                          f"length minus 1 ({len(x) - 1}). Got {order}.")
     k = _size(x, alphabet_size)
     n = len(x) - order
-    check_contexts(k ** order, n, f"order-{order} history", func)
     cols = lagged(x, range(1, order + 1), order)
     ctx = encode(cols, [k] * order, n_rows=n)
+    check_contexts(k ** order, n, f"order-{order} history", func, ctx[0])
     terms, bias = plugin_cmi_terms((x[order:], k), None, ctx)
     return _finish(terms, bias, method, base, func, order=order)
 
@@ -254,7 +275,10 @@ def transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *, base: float = 2,
                          f"length minus 1 ({len(y) - 1}).")
     kx, ky = _size(x, None), _size(y, None)
     n = len(y) - h
-    check_contexts(ky ** k * kx ** l, n, f"history (k={k}, l={l})", func)
+    if ky ** k * kx ** l > n:
+        y_past, x_past = _te_pasts(x, y, k, l, kx, ky)
+        check_contexts(ky ** k * kx ** l, n, f"history (k={k}, l={l})", func,
+                       encode([y_past[0], x_past[0]], [y_past[1], x_past[1]])[0])
     terms, bias = _te_kernel(x, y, k, l, kx, ky)
     est = _finish(terms, bias, method, base, func, k=k, l=l)
     if surrogates == 0:
@@ -274,10 +298,18 @@ def transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *, base: float = 2,
                                                   "n_surrogates": surrogates})
 
 
-def _te_kernel(x: np.ndarray, y: np.ndarray, k: int, l: int, kx: int, ky: int
-               ) -> tuple[np.ndarray, float]:
+def _te_pasts(x: np.ndarray, y: np.ndarray, k: int, l: int, kx: int, ky: int
+              ) -> tuple[tuple[np.ndarray, int], tuple[np.ndarray, int]]:
+    """Codes of the target history y_{t-k}^{t-1} and source history x_{t-l}^{t-1}, t >= max(k, l)."""
     h = max(k, l)
     n = len(y) - h
     y_past = encode(lagged(y, range(1, k + 1), h), [ky] * k, n_rows=n)
     x_past = encode(lagged(x, range(1, l + 1), h), [kx] * l, n_rows=n)
+    return y_past, x_past
+
+
+def _te_kernel(x: np.ndarray, y: np.ndarray, k: int, l: int, kx: int, ky: int
+               ) -> tuple[np.ndarray, float]:
+    h = max(k, l)
+    y_past, x_past = _te_pasts(x, y, k, l, kx, ky)
     return plugin_cmi_terms((y[h:], ky), x_past, y_past)

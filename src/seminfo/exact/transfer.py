@@ -38,7 +38,11 @@ _FUNC = "stationary_transfer_entropy"
 
 def _pair_chain(transition: Any, pair_shape: Any) -> tuple[np.ndarray, int, int]:
     """Return the pair transition as a (Kx*Ky, Kx*Ky) stochastic matrix and (Kx, Ky)."""
-    T = np.asarray(transition, dtype=np.float64) if not isinstance(transition, np.ndarray) else transition
+    try:
+        T = np.asarray(transition, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"The `transition` parameter of {_FUNC} must be a numeric array of transition "
+                         f"probabilities. Got {type(transition).__name__}.") from None
     if T.ndim == 4:
         kx, ky = T.shape[0], T.shape[1]
         if T.shape[2:] != (kx, ky):
@@ -48,6 +52,9 @@ def _pair_chain(transition: Any, pair_shape: Any) -> tuple[np.ndarray, int, int]
         if pair_shape is None:
             raise ShapeError(f"The `pair_shape` parameter of {_FUNC} is needed with a 2-D `transition` "
                              "(states numbered x * Ky + y): pass pair_shape=(Kx, Ky).")
+        if not isinstance(pair_shape, (tuple, list)) or len(pair_shape) != 2:
+            raise ShapeError(f"The `pair_shape` parameter of {_FUNC} must be a pair (Kx, Ky) of positive "
+                             f"integers. Got {pair_shape!r}.")
         kx = as_int(pair_shape[0], "pair_shape", _FUNC, minimum=1)
         ky = as_int(pair_shape[1], "pair_shape", _FUNC, minimum=1)
         if T.shape != (kx * ky, kx * ky):

@@ -164,7 +164,11 @@ def _prompt_set(model: Any, prompts: Sequence | None, weights: Sequence | None, 
     if weights is None:
         w = np.full(len(ids), 1.0 / len(ids))
     else:
-        w = np.asarray(weights, dtype=np.float64)
+        try:
+            w = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DistributionError(f"The `weights` parameter of {func} must be a sequence of "
+                                    f"numbers, one per prompt. Got {weights!r}.") from None
         if w.shape != (len(ids),):
             raise ShapeError(f"The `weights` parameter of {func} must have one weight per prompt "
                              f"({len(ids)}). Got shape {w.shape}.")
@@ -406,6 +410,8 @@ def submartingale_test(model: Any, prompt: Any, n_tokens: int, *, n_samples: int
         raise InputError(f"The `level` parameter of {func} must be in (0, 1). Got {level}.")
     pset = _prompt_set(model, prompts, weights, func)
     _check_length(model, len(x) + n, func)
+    if pset is not None:
+        _check_length(model, max(len(p) for p in pset[0]) + n, func)
     iota, kl = _sampled_terms(model, x, n, S, pset, seed, temperature)
     mean = iota.mean(axis=0)
     se = iota.std(axis=0, ddof=1) / math.sqrt(S)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .._validate import as_finite, as_int
+from .._validate import as_columns, as_finite, as_int
 from ..errors import InputError, ShapeError
 from ..results import Estimate
 from ..units import log_base, unit_name
@@ -60,16 +60,6 @@ class GrangerEstimate(Estimate):
     statistic: float = math.nan
     test: str = ""
     df: tuple = ()
-
-
-def _as_trajectory(a, param: str, func: str) -> np.ndarray:
-    arr = as_finite(a, param, func)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ShapeError(f"The `{param}` parameter of {func} must be a 1-D series or a 2-D array of "
-                         f"shape (T, d). Got shape {arr.shape}.")
-    return arr
 
 
 def lagged_design(series: np.ndarray, order: int) -> np.ndarray:
@@ -115,8 +105,8 @@ def linear_granger(x, y, order: int = 1, *, base: float = 2.0) -> GrangerEstimat
     """
     order = as_int(order, "order", _FUNC, minimum=1)
     ln_b = log_base(base, _FUNC)
-    X = _as_trajectory(x, "x", _FUNC)
-    Y = _as_trajectory(y, "y", _FUNC)
+    X = as_columns(x, "x", _FUNC)
+    Y = as_columns(y, "y", _FUNC)
     if X.shape[0] != Y.shape[0]:
         raise ShapeError(f"The `x` and `y` parameters of {_FUNC} must have the same length. "
                          f"Got {X.shape[0]} and {Y.shape[0]}.")

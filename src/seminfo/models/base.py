@@ -118,8 +118,8 @@ class TokenModel(ABC):
     def fingerprint(self) -> str:
         """Hex digest of the weights (or parameters) and the tokenizer."""
 
-    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
+                    entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Surprisal and predictive entropy (nats) of each scored token.
 
         Scores tokens ``ids[:, n_context:]``, each given everything before it in its row (and the
@@ -127,8 +127,9 @@ class TokenModel(ABC):
         ``-log p(x_t | x_<t)`` and ``H(p(. | x_<t))``. The last token is only a target, never an
         input, so one call feeds ``len(prefix) + T - 1`` tokens (``prefix=True``) or ``T - 1``
         (``prefix=False``) to the model: that is what must fit in `max_context`, as in
-        lm-evaluation-harness's rolling windows. Subclasses may override with a faster on-device
-        reduction; results must match this reference.
+        lm-evaluation-harness's rolling windows. With ``entropy=False`` the second array is not
+        computed and None is returned in its place (scoring bits per byte needs only surprisal).
+        Subclasses may override with a faster on-device reduction; results must match this reference.
         """
         ids = np.asarray(ids, dtype=np.int64)
         if not prefix and n_context < 1:
@@ -137,15 +138,16 @@ class TokenModel(ABC):
                              "`prefix` is False: the first token has no context to be scored from.")
         B, T = ids.shape
         if T <= n_context:
-            return np.zeros((B, 0)), np.zeros((B, 0))
+            return np.zeros((B, 0)), (np.zeros((B, 0)) if entropy else None)
         lp = np.asarray(self.next_log_probs(ids[:, :-1], prefix=prefix), dtype=np.float64)
         offset = 0 if prefix else -1     # index of the distribution that predicts ids[:, t]
         t_idx = np.arange(n_context, T)
         dist = lp[:, t_idx + offset, :]                                  # (B, T', K)
         surprisal = -np.take_along_axis(dist, ids[:, t_idx][..., None], -1)[..., 0]
+        if not entropy:
+            return surprisal, None
         p = np.exp(dist)
-        entropy = -np.sum(np.where(p > 0, p * dist, 0.0), axis=-1)
-        return surprisal, entropy
+        return surprisal, -np.sum(np.where(p > 0, p * dist, 0.0), axis=-1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, vocab_size={self.vocab_size})"

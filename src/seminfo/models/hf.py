@@ -177,8 +177,8 @@ class HFModel(TokenModel):
         skip = max(len(self.prefix) - 1, 0) if prefix else 0
         return lp[:, skip:].cpu().numpy()
 
-    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
+                    entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Surprisal -log p(x_t | x_<t) and entropy H(p(. | x_<t)) in nats, reduced on the device.
 
         Same contract as :meth:`TokenModel.token_stats`; returns float64 arrays (B, T - n_context).
@@ -202,9 +202,9 @@ class HFModel(TokenModel):
         first = P - 1 + n_context
         targets = torch.as_tensor(arr[:, n_context:], device=self.device)   # (B, T')
         sur = torch.empty(targets.shape, dtype=torch.float64, device=self.device)
-        ent = torch.empty(targets.shape, dtype=torch.float64, device=self.device)
+        ent = torch.empty(targets.shape, dtype=torch.float64, device=self.device) if entropy else None
         if targets.shape[1] == 0:
-            return np.zeros((B, 0)), np.zeros((B, 0))
+            return np.zeros((B, 0)), (np.zeros((B, 0)) if entropy else None)
         with torch.inference_mode():
             inp = x[:, : P + T - 1] if T + P - 1 > 0 else x
             if self.model_type in _PLAIN_HEAD:
@@ -220,8 +220,9 @@ class HFModel(TokenModel):
                 b = min(a + _HEAD_CHUNK, n)
                 lp = torch.log_softmax(source(first + a, first + b), dim=-1)       # (B, c, K)
                 sur[:, a:b] = -lp.gather(-1, targets[:, a:b, None])[..., 0].double()
-                ent[:, a:b] = -(lp.exp() * lp).sum(-1).double()
-        return sur.cpu().numpy(), ent.cpu().numpy()
+                if ent is not None:
+                    ent[:, a:b] = -(lp.exp() * lp).sum(-1).double()
+        return sur.cpu().numpy(), (None if ent is None else ent.cpu().numpy())
 
     def begin(self, batch_size: int = 1) -> ModelState:
         """Feed the prefix to `batch_size` rows; the state holds the KV / recurrent cache."""

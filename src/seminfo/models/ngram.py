@@ -281,8 +281,8 @@ class KneserNeyModel(TokenModel):
         flat = ctx.reshape(B * ends.size, self.order - 1)
         return self._log_probs(flat).reshape(B, ends.size, self.vocab_size)
 
-    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
+                    entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Surprisal and entropy (nats) of ``ids[:, n_context:]``, in chunks of positions (low memory)."""
         func = "KneserNeyModel.token_stats"
         ids = check_ids(ids, self.vocab_size, func)
@@ -299,13 +299,14 @@ class KneserNeyModel(TokenModel):
         ctx = self._windows(seq, ends).reshape(B * t_idx.size, self.order - 1)   # (B * T', N-1)
         target = ids[:, t_idx].reshape(-1)
         surprisal = np.empty(target.size)
-        entropy = np.empty(target.size)
+        ent = np.empty(target.size) if entropy else None
         for a in range(0, target.size, _CHUNK):
             p = self._probs(ctx[a:a + _CHUNK])
             lp = np.log(p)
             surprisal[a:a + _CHUNK] = -lp[np.arange(p.shape[0]), target[a:a + _CHUNK]]
-            entropy[a:a + _CHUNK] = -np.sum(p * lp, axis=1)
-        return surprisal.reshape(B, t_idx.size), entropy.reshape(B, t_idx.size)
+            if ent is not None:
+                ent[a:a + _CHUNK] = -np.sum(p * lp, axis=1)
+        return surprisal.reshape(B, t_idx.size), (None if ent is None else ent.reshape(B, t_idx.size))
 
     def begin(self, batch_size: int = 1) -> ModelState:
         """`batch_size` contexts holding the prefix; the cache is the (B, N-1) last tokens (-1 padded)."""

@@ -20,8 +20,10 @@ Corpus figures are ratios of totals [1]: ``bits_per_token = sum s_t / N_tokens``
 ``bits_per_byte = sum s_t / N_bytes`` (UTF-8 bytes of the text), ``perplexity = 2**bits_per_token``
 (per token of this model's tokenizer), with s_t = -log2 p(x_t | x_<t) in bits.
 
-A long run can be resumed: with ``resume=PATH`` every finished document is appended to a JSONL
-checkpoint and skipped when the same run (same model fingerprint, window, stride, documents) restarts.
+A long run can be resumed: with ``resume=PATH`` every scored window is appended to a JSONL checkpoint
+as soon as its model call returns, and skipped when the same run (same model fingerprint, window,
+stride, documents) restarts, so an interruption loses at most the call in flight. The progress bar
+advances by window too.
 
 References
 ----------
@@ -55,7 +57,7 @@ __all__ = ["ScoreResult", "DocumentScore", "score_bytes", "score_text", "read_do
 
 #: File suffixes read from a directory by :func:`read_documents`.
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
-_CHECKPOINT_VERSION = 1
+_CHECKPOINT_VERSION = 2       # 2: one record per scored window (1: per document)
 
 
 @dataclass(frozen=True)
@@ -299,11 +301,11 @@ def _run_key(model: TokenModel, window: int | None, stride: int | None, per_toke
             "window": window, "stride": stride, "per_token": bool(per_token)}
 
 
-def _load_checkpoint(path: pathlib.Path, key: dict, func: str) -> dict[int, dict]:
-    """Finished documents of an earlier run (index -> record); {} when the file does not exist."""
+def _load_checkpoint(path: pathlib.Path, key: dict, func: str) -> dict[tuple[int, int], dict]:
+    """Scored windows of an earlier run ((document, window) -> record); {} when there is no file."""
     if not path.exists():
         return {}
-    done: dict[int, dict] = {}
+    done: dict[tuple[int, int], dict] = {}
     with path.open(encoding="utf-8") as fh:
         lines = fh.read().splitlines()
     if not lines:
@@ -313,16 +315,16 @@ def _load_checkpoint(path: pathlib.Path, key: dict, func: str) -> dict[int, dict
     except json.JSONDecodeError:
         raise InputError(f"The `resume` parameter of {func} names {str(path)!r}, which is not a "
                          "seminfo checkpoint. Pass a new path or delete the file.") from None
-    if header.get("checkpoint") != key:
+    if not isinstance(header, dict) or header.get("checkpoint") != key:
         raise InputError(f"The `resume` parameter of {func} names a checkpoint of another run "
-                         f"({str(path)!r}: model, weights, window, stride or per_token differ). Pass a "
-                         "new path or delete the file.")
+                         f"({str(path)!r}: model, weights, window, stride, per_token, documents or the "
+                         "checkpoint version differ). Pass a new path or delete the file.")
     for line in lines[1:]:
         try:
             rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue                      # a line cut by an interruption: that document is redone
-        done[int(rec["index"])] = rec
+            done[(int(rec["index"]), int(rec["window"]))] = rec
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue                      # a line cut by an interruption: that window is redone
     return done
 
 
@@ -340,10 +342,13 @@ def _open_checkpoint(path: pathlib.Path, key: dict, fresh: bool):
 
 
 # ------------------------------------------------------------------------------------ scoring
-def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int
-                   ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Run token_stats for many (ids, n_context, with_prefix) windows, batching equal signatures."""
-    results: list[Any] = [None] * len(jobs)
+def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int,
+                   entropy: bool) -> Iterable[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Run token_stats for many (ids, n_context, with_prefix) windows, batching equal signatures.
+
+    Yields ``(job, surprisal, entropy)`` (nats, float64; entropy None unless `entropy`) after every
+    model call, so that callers can checkpoint and report progress as the work is done.
+    """
     order = sorted(range(len(jobs)), key=lambda j: (jobs[j][2], jobs[j][1], -len(jobs[j][0])))
     k = 0
     while k < len(order):
@@ -358,11 +363,11 @@ def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], 
         batch = np.zeros((len(group), width), dtype=np.int64)      # right padding (causal models)
         for r, j in enumerate(group):
             batch[r, : len(jobs[j][0])] = jobs[j][0]
-        sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix)
+        sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix, entropy=entropy)
         for r, j in enumerate(group):
             n = len(jobs[j][0]) - n_ctx
-            results[j] = (np.asarray(sur[r, :n], dtype=np.float64), np.asarray(ent[r, :n], dtype=np.float64))
-    return results
+            yield (j, np.asarray(sur[r, :n], dtype=np.float64),
+                   None if ent is None else np.asarray(ent[r, :n], dtype=np.float64))
 
 
 def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window: Any, stride: Any,
@@ -376,7 +381,8 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
     if not docs or sum(len(d) for _, d in docs) == 0:
         raise InputError(f"The text given to {func} is empty: there is nothing to score.")
     encoded = [np.asarray(model.tokenizer.encode(data), dtype=np.int64) for _, data in docs]
-    records: dict[int, dict] = {}
+    plans = [plan_windows(x.size, window, stride, len(model.prefix)) for x in encoded]
+    records: dict[tuple[int, int], dict] = {}
     fh = None
     if resume is not None:
         path = pathlib.Path(resume)
@@ -384,77 +390,58 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
         key["documents"] = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in docs)).hexdigest()
         records = _load_checkpoint(path, key, func)
         fh = _open_checkpoint(path, key, fresh=not path.exists() or not path.read_text(encoding="utf-8"))
-    todo = [i for i in range(len(docs)) if i not in records]
+    todo = [(i, k) for i, plan in enumerate(plans) for k in range(len(plan)) if (i, k) not in records]
+    jobs = []
+    for i, k in todo:
+        start, end, n_ctx, with_prefix = plans[i][k]
+        jobs.append((encoded[i][start:end], n_ctx, with_prefix))
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=int(sum(encoded[i].size for i in todo)), unit="tok", desc=f"scoring {model.name}",
-                   leave=False)
+        bar = tqdm(total=int(sum(len(ids) - n_ctx for ids, n_ctx, _ in jobs)), unit="tok",
+                   desc=f"scoring {model.name}", leave=False)
     try:
-        pending: list[int] = []
-        n_windows = 0
-        for pos, i in enumerate(todo):
-            pending.append(i)
-            n_windows += len(plan_windows(encoded[i].size, window, stride, len(model.prefix)))
-            if n_windows >= batch_size or pos == len(todo) - 1:
-                for rec in _score_group(model, docs, encoded, pending, window, stride, batch_size, per_token):
-                    records[rec["index"]] = rec
-                    if fh is not None:
-                        fh.write(json.dumps(rec) + "\n")
-                        fh.flush()
-                    if bar is not None:
-                        bar.update(rec["n_tokens"])
-                pending, n_windows = [], 0
+        for j, sur, ent in _score_windows(model, jobs, batch_size, entropy=per_token):
+            i, k = todo[j]
+            sur = sur / LN2
+            rec = {"index": i, "window": k, "n_tokens": int(sur.size), "total_bits": float(sur.sum())}
+            if per_token:
+                rec["surprisal_bits"] = sur.tolist()
+                rec["entropy_bits"] = (ent / LN2).tolist()
+            records[(i, k)] = rec
+            if fh is not None:
+                fh.write(json.dumps(rec) + "\n")
+                fh.flush()
+            if bar is not None:
+                bar.update(rec["n_tokens"])
     finally:
         if fh is not None:
             fh.close()
         if bar is not None:
             bar.close()
-    return _assemble(model, docs, encoded, records, window, stride, per_token)
-
-
-def _score_group(model: TokenModel, docs, encoded, indices: list[int], window, stride, batch_size,
-                 per_token: bool) -> Iterable[dict]:
-    jobs, owner = [], []
-    for i in indices:
-        x = encoded[i]
-        for start, end, n_ctx, with_prefix in plan_windows(x.size, window, stride, len(model.prefix)):
-            jobs.append((x[start:end], n_ctx, with_prefix))
-            owner.append(i)
-    out = _score_windows(model, jobs, batch_size) if jobs else []
-    for i in indices:
-        parts = [out[k] for k in range(len(jobs)) if owner[k] == i]
-        sur = np.concatenate([p[0] for p in parts]) / LN2 if parts else np.zeros(0)
-        ent = np.concatenate([p[1] for p in parts]) / LN2 if parts else np.zeros(0)
-        rec = {"index": i, "name": docs[i][0], "n_tokens": int(encoded[i].size),
-               "n_bytes": len(docs[i][1]), "total_bits": float(sur.sum())}
-        if per_token:
-            rec["surprisal_bits"] = sur.tolist()
-            rec["entropy_bits"] = ent.tolist()
-        yield rec
+    return _assemble(model, docs, encoded, plans, records, window, stride, per_token)
 
 
 def _ratio(a: float, b: int) -> float:
     return a / b if b else math.nan
 
 
-def _assemble(model, docs, encoded, records, window, stride, per_token) -> ScoreResult:
+def _assemble(model, docs, encoded, plans, records, window, stride, per_token) -> ScoreResult:
     rows = []
-    for i in range(len(docs)):
-        r = records[i]
-        rows.append(DocumentScore(name=r["name"], n_tokens=r["n_tokens"], n_bytes=r["n_bytes"],
-                                  total_bits=r["total_bits"],
-                                  bits_per_token=_ratio(r["total_bits"], r["n_tokens"]),
-                                  bits_per_byte=_ratio(r["total_bits"], r["n_bytes"])))
+    for i, (name, data) in enumerate(docs):
+        bits = float(sum(records[(i, k)]["total_bits"] for k in range(len(plans[i]))))
+        n = int(encoded[i].size)
+        rows.append(DocumentScore(name=name, n_tokens=n, n_bytes=len(data), total_bits=bits,
+                                  bits_per_token=_ratio(bits, n), bits_per_byte=_ratio(bits, len(data))))
     total = float(sum(r.total_bits for r in rows))
     n_tok = int(sum(r.n_tokens for r in rows))
     n_bytes = int(sum(r.n_bytes for r in rows))
     extra: dict[str, Any] = {}
     if per_token:
-        order = range(len(docs))
+        windows = [records[(i, k)] for i in range(len(docs)) for k in range(len(plans[i]))]
         extra = dict(
-            surprisal_bits=np.concatenate([np.asarray(records[i]["surprisal_bits"]) for i in order]),
-            entropy_bits=np.concatenate([np.asarray(records[i]["entropy_bits"]) for i in order]),
+            surprisal_bits=np.asarray([b for w in windows for b in w["surprisal_bits"]], dtype=np.float64),
+            entropy_bits=np.asarray([b for w in windows for b in w["entropy_bits"]], dtype=np.float64),
             token_ids=np.concatenate(encoded).astype(np.int64),
             doc_index=np.repeat(np.arange(len(docs), dtype=np.int64), [e.size for e in encoded]))
     bpt = _ratio(total, n_tok)
@@ -485,7 +472,7 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
     per_token : bool, keyword-only
         Keep per-token surprisal and entropy (bits) and token ids in the result.
     resume : path or None, keyword-only
-        JSONL checkpoint: finished documents are appended, and skipped on a restart of the same run.
+        JSONL checkpoint: every scored window is appended, and skipped on a restart of the same run.
 
     Returns
     -------

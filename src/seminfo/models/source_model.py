@@ -188,11 +188,11 @@ class SourceModel(TokenModel):
         lp = out[:, -1].copy() if T else state.log_probs.copy()
         return ModelState(log_probs=lp, length=state.length + T, cache=new), out
 
-    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
+    def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
+                    entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """Surprisal and entropy (nats) as in the base class; impossible symbols (-inf) add 0 to the entropy."""
         with np.errstate(invalid="ignore"):       # 0 * -inf inside the masked entropy sum
-            return super().token_stats(ids, n_context=n_context, prefix=prefix)
+            return super().token_stats(ids, n_context=n_context, prefix=prefix, entropy=entropy)
 
     def fingerprint(self) -> str:
         """Digest of the source's parameters (its numpy arrays) and type."""

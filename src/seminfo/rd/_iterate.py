@@ -137,7 +137,7 @@ def ba_rate_distortion(p: np.ndarray, d: np.ndarray, beta: float, *, logq0: np.n
             logc = np.log(c)
             return float(np.max(logc) - np.sum(np.where(np.isfinite(u), np.exp(u) * c * logc, 0.0)))
 
-    def ba_phase(u: np.ndarray, c: np.ndarray, g: float, limit: int) -> tuple:
+    def ba_phase(u: np.ndarray, c: np.ndarray, g: float, limit: int, tol: float) -> tuple:
         n = 0
         while gap_of(u, c) > tol and n < limit:
             u1 = _normalise_log(u + np.log(c))                 # one Blahut-Arimoto step
@@ -163,30 +163,51 @@ def ba_rate_distortion(p: np.ndarray, d: np.ndarray, beta: float, *, logq0: np.n
                 u, c, g = u1, c1, g1
         return u, c, g, n
 
-    c, g = evaluate(u)
-    n_iter = 0
-    while gap_of(u, c) > tol and n_iter < max_iter:           # alternate BA and Newton chunks
-        u, c, g, n = ba_phase(u, c, g, min(100, max_iter - n_iter))
-        n_iter += n
-        if gap_of(u, c) > tol and n_iter < max_iter:
-            u, c, g, n = newton_phase(p, A, u, tol, min(60, max_iter - n_iter))
+    dz_s = np.where(np.isfinite(dz[:, support]), dz[:, support], 0.0)
+    beta_f = 0.0 if math.isinf(beta) else beta                 # log A = -beta_f dz where A > 0
+
+    def iterate(u: np.ndarray, c: np.ndarray, g: float, n_iter: int, tol: float) -> tuple:
+        while gap_of(u, c) > tol and n_iter < max_iter:       # alternate BA and Newton chunks
+            u, c, g, n = ba_phase(u, c, g, min(100, max_iter - n_iter), tol)
             n_iter += n
-            if gap_of(u, c) > tol:                             # BA needs q > 0 everywhere
-                u = _normalise_log(np.maximum(u, -700.0))
-                c, g = evaluate(u)
-    # the point built from u (whose c we know): Q = q A / (A q)
-    q = np.exp(u)
-    aq = A @ q
-    Q = A * q[None, :] / aq[:, None]                           # (K, Ms)
-    logc = np.log(c)
-    qout = q * c
-    with np.errstate(divide="ignore"):
-        logratio = np.where(Q > 0, np.log(np.where(Q > 0, Q, 1.0)) - np.log(qout)[None, :], 0.0)
-    I = float(p @ np.sum(Q * logratio, axis=1))
-    dz_s = dz[:, support]
-    D = float(p @ np.sum(np.where(Q > 0, Q * np.where(np.isfinite(dz_s), dz_s, 0.0), 0.0), axis=1)) \
-        + float(p @ rowmin[:, 0])
-    gap = float(np.max(logc) - qout @ logc)
+            if gap_of(u, c) > tol and n_iter < max_iter:
+                u, c, g, n = newton_phase(p, A, u, tol, min(60, max_iter - n_iter))
+                n_iter += n
+                if gap_of(u, c) > tol:                         # BA needs q > 0 everywhere
+                    u = _normalise_log(np.maximum(u, -700.0))
+                    c, g = evaluate(u)
+        return u, c, g, n_iter
+
+    def point(u: np.ndarray, c: np.ndarray) -> tuple:
+        """The point built from u (whose c we know): Q = q A / (A q), and its certificate.
+
+        I(Q) is evaluated in the dual form -beta D_z - E log (A q)(X) - sum q c log c (equal to
+        sum p Q log(Q / q c) in exact arithmetic, but free of the cancellation of large logs in
+        that sum, which costs up to ~1e-13 nats at K = 1024), so I and I - gap are accurate to a
+        few ulps; `pad` (nats) widens both ends by a bound on the remaining rounding error.
+        """
+        q = np.exp(u)
+        aq = A @ q
+        Q = A * q[None, :] / aq[:, None]                       # (K, Ms)
+        logc = np.log(c)
+        qout = q * c
+        Dz = float(p @ np.sum(np.where(Q > 0, Q * dz_s, 0.0), axis=1))
+        Elog = float(p @ np.log(aq))
+        I = max(-beta_f * Dz - Elog - float(qout @ logc), 0.0)
+        gap = max(float(np.max(logc) - qout @ logc), 0.0)
+        pad = 16 * _EPS * (1.0 + I + abs(Elog) + beta_f * (Dz + float(p @ rowmin[:, 0])))
+        return q, Q, qout, Dz, I, gap, pad
+
+    c, g = evaluate(u)
+    u, c, g, n_iter = iterate(u, c, g, 0, tol)
+    q, Q, qout, Dz, I, gap, pad = point(u, c)
+    if gap + 2 * pad > tol and 4 * pad < tol and n_iter < max_iter:   # room for rounding
+        u = _normalise_log(np.maximum(u, -700.0))             # BA needs q > 0 everywhere
+        c, g = evaluate(u)
+        u, c, g, n_iter = iterate(u, c, g, n_iter, tol - 2 * pad)
+        q, Q, qout, Dz, I, gap, pad = point(u, c)
+    D = Dz + float(p @ rowmin[:, 0])
+    I, gap = I + pad, gap + 2 * pad                            # certified: R(D) in [I - gap, I]
     if math.isinf(beta):
         a = I - gap                                             # lower bound on R(D_min) only
     else:
@@ -251,6 +272,9 @@ def newton_phase(p: np.ndarray, A: np.ndarray, u: np.ndarray, tol: float, limit:
 
 
 # --------------------------------------------------------------------------- certified sandwich
+_EPS = float(np.finfo(float).eps)
+
+
 class Sandwich:
     """Solved points of a convex non-increasing curve R(D) and what they certify.
 
@@ -275,16 +299,20 @@ class Sandwich:
                 if i + 1 < len(pts) and pts[i + 1].D > D:
                     nxt = pts[i + 1]
                     w = (D - pt.D) / (nxt.D - pt.D)
-                    best = min(best, (1 - w) * pt.I + w * nxt.I)
+                    best = min(best, (1 - w) * pt.I + w * nxt.I + 4 * _EPS * max(pt.I, nxt.I))
         return best
 
     def lower_R(self, D: float) -> float:
+        """max_i of the lines, each evaluated as (I_i - gap_i) - beta_i (D - D_i) (no cancellation
+        of beta_i D_i against a_i) and lowered by its own rounding error."""
         best = 0.0
         for pt in self.points:
             if math.isfinite(pt.beta):
-                best = max(best, pt.a - pt.beta * D)
+                step = pt.beta * (D - pt.D)
+                line = pt.lower - step
+                best = max(best, line - 4 * _EPS * (abs(pt.lower) + abs(step)))
             elif D <= pt.D:                                    # the D_min end certifies R(D_min)
-                best = max(best, pt.a)
+                best = max(best, pt.lower)
         return best
 
     def upper_D(self, R: float) -> float:
@@ -298,7 +326,7 @@ class Sandwich:
                 a, b = pt, pts[i + 1]
                 if a.I > R >= b.I and a.I > b.I:
                     w = (a.I - R) / (a.I - b.I)
-                    best = min(best, a.D + w * (b.D - a.D))
+                    best = min(best, a.D + w * (b.D - a.D) + 4 * _EPS * max(a.D, b.D))
         return best
 
     def lower_D(self, R: float, D_min: float) -> float:
@@ -306,7 +334,8 @@ class Sandwich:
         best = D_min
         for pt in self.points:
             if math.isfinite(pt.beta) and pt.beta > 0:
-                best = max(best, (pt.a - R) / pt.beta)
+                x = pt.D + (pt.lower - R) / pt.beta
+                best = max(best, x - 4 * _EPS * (abs(pt.D) + abs(x)))
         return best
 
 
@@ -321,9 +350,10 @@ def next_beta(left: BAPoint, right: BAPoint, target_D: float | None) -> float:
     lo, hi = right.beta, left.beta                             # beta decreases with D
     if target_D is not None and 0 < lo and math.isfinite(hi) and right.D > left.D:
         w = (target_D - left.D) / (right.D - left.D)
-        b = math.exp((1 - w) * math.log(hi) + w * math.log(lo))
-        if lo < b < hi:
-            return b
+        if 0.0 <= w <= 1.0:                                    # target inside the bracket
+            b = math.exp((1 - w) * math.log(hi) + w * math.log(lo))
+            if lo < b < hi:
+                return b
     if not (lo < chord < hi):
         chord = math.sqrt(max(lo, 1e-12) * hi) if math.isfinite(hi) else max(2 * lo, 1.0)
     return chord

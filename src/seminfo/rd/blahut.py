@@ -27,6 +27,8 @@ Leaves out: continuous sources (Gaussian closed forms are not computed here).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -185,6 +187,9 @@ class _Problem:
                 beta /= 4.0
                 if pts[-1].I - pts[-2].I > -1e-15 and len(pts) > 2:
                     break
+            # beta = 0: min I over the allowed pairs only, R_inf = lim R(D); its line R >= I - gap
+            # holds for every D, so targets beyond the last distortion are certified too
+            pts.append(self.solve(0.0, pts[-1]))
         return Sandwich(pts)
 
     def warn(self, what: str, width: float) -> None:
@@ -231,6 +236,33 @@ def solve_point(prob: "_Problem", D: Any, slope: Any) -> tuple:
         prob.warn(f"D = {target:g}", (upper - lower) / LN2)
     pt = min((q for q in sw.points if q.D <= target), key=lambda q: target - q.D)
     return target, lower, upper, -pt.beta / LN2, pt, ok
+
+
+def _chord_error_bound(left: BAPoint, right: BAPoint) -> float:
+    """Certified bound (nats) on max over [left.D, right.D] of chord(D) - R(D).
+
+    The chord through the achievable points lies above R; R lies above both supporting lines
+    (and 0), so the difference is at most the chord minus the larger line, a concave piecewise
+    linear function maximal at an end or where the lines cross.
+    """
+    if right.D <= left.D:
+        return max(left.gap, right.gap)
+
+    def chord(x: float) -> float:
+        return left.I + (right.I - left.I) * (x - left.D) / (right.D - left.D)
+
+    def lines(x: float) -> float:
+        best = max(0.0, right.lower - right.beta * (x - right.D))
+        if math.isfinite(left.beta):                           # the D_min end bounds only R(D_min):
+            best = max(best, left.lower - left.beta * (x - left.D))   # the sup is just right of it
+        return best
+
+    xs = [left.D, right.D]
+    if math.isfinite(left.beta) and left.beta != right.beta:
+        x = (left.lower - right.lower + left.beta * left.D - right.beta * right.D) / (left.beta - right.beta)
+        if left.D < x < right.D:
+            xs.append(x)
+    return max(max(chord(x) - lines(x) for x in xs), 0.0)
 
 
 def _result(prob: _Problem, D: float, lower: float, upper: float, slope: float, pt: BAPoint,
@@ -331,8 +363,9 @@ def rate_distortion_curve(p_x: Any, d: Any, *, resolution: float | None = None, 
     """The curve R(D) on [D_min, D_max], sampled where it bends (chord-slope refinement).
 
     Between two solved points the next slope is the chord's; convexity makes the new point the one
-    farthest from the chord, so refinement stops exactly when every chord is within `resolution`
-    bits of the curve. Each point is a certified interval of width <= `tol` bits.
+    farthest from the chord. Each interval carries a certified bound on its chord error (chord
+    minus the supporting lines of its ends); the interval with the largest bound is split first,
+    and refinement stops when every bound is within `resolution` bits. Each point is a certified interval of width <= `tol` bits.
 
     Parameters
     ----------
@@ -341,7 +374,8 @@ def rate_distortion_curve(p_x: Any, d: Any, *, resolution: float | None = None, 
         Largest vertical distance (bits) between the linear interpolation and R(D); default
         1e-3 * R(D_min) (at least 1e-9).
     max_points : int, keyword-only
-        Cap on the number of points (the curve reports its actual `max_chord_error`).
+        Cap on the number of points; refinement goes to the interval of largest certified chord
+        error first, and the curve reports a certified bound `max_chord_error` (bits).
 
     Returns
     -------
@@ -355,29 +389,33 @@ def rate_distortion_curve(p_x: Any, d: Any, *, resolution: float | None = None, 
     r0 = sw.points[0].I / LN2
     res = max(1e-3 * r0, 1e-9) if resolution is None else as_float(
         resolution, "resolution", func, minimum=0.0, strict_min=True)
+    # Refine the interval with the largest certified chord error first (a heap), so that a cap on
+    # the number of points leaves the error spread evenly; stop when every bound is <= res.
+    heap: list = []
+    count = itertools.count()
+
+    def push(left: BAPoint, right: BAPoint) -> None:
+        heapq.heappush(heap, (-_chord_error_bound(left, right), next(count), left, right))
+
     pts = sw.points
-    stack = [(pts[i], pts[i + 1]) for i in range(len(pts) - 1)]
-    final_err = 0.0
-    while stack:
-        left, right = stack.pop()
-        if right.D - left.D <= 0 or left.I - right.I <= 0:
-            continue
-        if len(sw.points) >= max_points:
-            # remaining chord errors are unknown beyond this bound (sandwich gap at the midpoint)
-            mid = 0.5 * (left.D + right.D)
-            final_err = max(final_err, (sw.upper_R(mid) - sw.lower_R(mid)) / LN2)
-            continue
+    for i in range(len(pts) - 1):
+        push(pts[i], pts[i + 1])
+    final_err = 0.0                                            # nats, intervals not split further
+    while heap:
+        neg, _, left, right = heapq.heappop(heap)
+        err = -neg
+        if err / LN2 <= res or len(sw.points) >= max_points:
+            final_err = max(final_err, err)
+            break
         beta = next_beta(left, right, None)
         pt = prob.solve(beta, left if math.isfinite(left.beta) else right)
-        if not (left.D < pt.D < right.D):
+        if not (left.D < pt.D < right.D):                      # cannot split (flat or kinked)
+            final_err = max(final_err, err)
             continue
         sw.add(pt)
-        chord = left.I + (right.I - left.I) * (pt.D - left.D) / (right.D - left.D)
-        err = (chord - (pt.I - pt.gap)) / LN2
-        if err > res:
-            stack.extend([(left, pt), (pt, right)])
-        else:
-            final_err = max(final_err, err)
+        push(left, pt)
+        push(pt, right)
+    final_err = max([final_err] + [-item[0] for item in heap]) / LN2
     pts = sw.points
     ok = all(pt.converged for pt in pts)
     if not ok:

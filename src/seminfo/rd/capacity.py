@@ -41,9 +41,9 @@ class CapacityResult(Result):
     capacity : float
         Midpoint of [lower, upper].
     lower : float
-        I(X; Y) of `input_pmf` (achievable).
+        I(X; Y) of `input_pmf` (achievable), less a rounding allowance of a few ulps.
     upper : float
-        max_x D(W(.|x) || output_pmf).
+        max_x D(W(.|x) || output_pmf), plus the same allowance.
     input_pmf, output_pmf : ndarray, shapes (X,), (Y,)
     converged, n_iter : bool, int
     """
@@ -103,10 +103,14 @@ def channel_capacity(W: Any, *, tol: float = 1e-9, max_iter: int = 100_000) -> C
     logW = np.log(np.where(W > 0, W, 1.0))                     # 0 log 0 = 0
     r = np.full(W.shape[0], 1.0 / W.shape[0])
     n_iter = 0
+    eps = float(np.finfo(float).eps)
+    hW = float(np.max(-np.sum(W * logW, axis=1)))              # largest row entropy (nats)
     while True:
         q = r @ W
         Dx = _divergences(W, logW, q)
-        lower, upper = float(r @ Dx), float(Dx.max())
+        # rounding allowance on both ends: D_x sums terms of size up to H(W(.|x)) + cross-entropy
+        pad = 16 * eps * (1.0 + hW + float(Dx.max()) + hW)
+        lower, upper = float(r @ Dx) - pad, float(Dx.max()) + pad
         if upper - lower <= tol_n or n_iter >= max_iter:
             break
         logr = np.log(r) + Dx

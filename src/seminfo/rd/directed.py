@@ -195,8 +195,10 @@ class _CausalProblem(_Problem):
             with np.errstate(divide="ignore"):
                 logr = np.where(Qo > 0, np.log(np.where(Qo > 0, Qo, 1.0)) - logQ, -np.inf)
             kl = float(np.sum(np.where(Qo > 0, Qo * logr, 0.0)))
-            gap = float(np.max(logr)) - kl
-            if gap <= self.tol * n / 4 or it >= self.max_iter:
+            gap = max(float(np.max(logr)) - kl, 0.0)
+            # rounding allowance (nats, whole block) on I_total and on its lower bound
+            pad = 16 * n * float(np.finfo(float).eps) * (1.0 + abs(G) + abs(kl))
+            if gap + 2 * pad <= self.tol * n / 4 or it >= self.max_iter:
                 break
             new = []                                                           # Q-step
             for t in range(n):
@@ -207,13 +209,13 @@ class _CausalProblem(_Problem):
             logq = new
         self.n_iter += it
         Edz = float(np.sum(J * self._dz_total()))
-        I_total = G - (0.0 if math.isinf(beta) else beta * Edz) - kl
+        I_total = max(G - (0.0 if math.isinf(beta) else beta * Edz) - kl, 0.0)
         D = (Edz + self.const) / n
-        I = I_total / n
-        g = gap / n
+        I = (I_total + pad) / n                                # certified: R in [I - g, I]
+        g = (gap + 2 * pad) / n
         a = I - g + (0.0 if math.isinf(beta) else beta * D)
-        pt = BAPoint(beta=beta, D=D, I=I, a=a, gap=g, logq=logq, Q=J, converged=gap <= self.tol * n / 4,
-                     n_iter=it)
+        pt = BAPoint(beta=beta, D=D, I=I, a=a, gap=g, logq=logq, Q=J,
+                     converged=gap + 2 * pad <= self.tol * n / 4, n_iter=it)
         return pt
 
     def _dz_total(self) -> np.ndarray:

@@ -38,8 +38,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
-from .._validate import as_finite, as_float, as_int, as_pmf
-from ..errors import InputError, ShapeError
+from .._validate import _describe, as_finite, as_float, as_int, as_pmf
+from ..errors import DistributionError, InputError, ShapeError
 from ..results import Estimate, Result
 from ..units import LN2
 
@@ -131,7 +131,11 @@ class _Problem:
     """Validated p_ref (X, N), rewards (X, N) and prompt law (X,)."""
 
     def __init__(self, p_ref: Any, reward: Any, prompt_pmf: Any, func: str):
-        p = np.asarray(p_ref, dtype=np.float64) if not isinstance(p_ref, np.ndarray) else p_ref
+        try:
+            p = np.asarray(p_ref, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DistributionError(f"The `p_ref` parameter of {func} must be a numeric pmf (N,) or "
+                                    f"table of response pmfs (X, N). Got {_describe(p_ref)}.") from None
         self.shape = np.shape(p)
         if len(self.shape) not in (1, 2):
             raise ShapeError(f"The `p_ref` parameter of {func} must be a pmf (N,) or a table of "
@@ -164,9 +168,18 @@ class _Problem:
         logZ = logsumexp(a, axis=1, keepdims=True)                             # shifted by s rmax
         pi = np.exp(a - logZ)
         rho = float(self.w @ np.sum(pi * self.r, axis=1))
-        rate = float(self.w @ np.sum(np.where(pi > 0, pi * (a - logZ - np.where(
-            self.support, self.logp, 0.0)), 0.0), axis=1))
+        with np.errstate(invalid="ignore"):                                    # 0 * (-inf) off support
+            rate = float(self.w @ np.sum(np.where(pi > 0, pi * (a - logZ - np.where(
+                self.support, self.logp, 0.0)), 0.0), axis=1))
         return pi, rho, max(rate, 0.0)
+
+    def pad(self, s: float, R: float) -> float:
+        """Rounding allowance (nats) on a computed rate R(s): a few ulps of the terms it sums
+        (the rate itself, s r and log pi_0 on the support), also covering the rounding of rho(s)
+        times the slope s when a target reward is bracketed."""
+        big = float(np.max(np.abs(np.where(self.support, self.r, 0.0))))
+        logp = float(self.w @ np.max(np.where(self.support, -self.logp, 0.0), axis=1))
+        return 16 * float(np.finfo(float).eps) * (1.0 + abs(R) + s * big + logp)
 
     def top(self) -> tuple[np.ndarray, float]:
         """The policy on the argmax set (largest reward) and its rate in nats."""
@@ -216,7 +229,9 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
     if slope is not None:
         sl = as_float(slope, "slope", func, minimum=0.0)
         pi, rr, R = pb.tilt(sl * LN2)
-        return RateRewardResult(R / LN2, rr, R / LN2, R / LN2, sl, pb.out(pi), pb.rho0, pb.rho_max)
+        pad = pb.pad(sl * LN2, R)
+        return RateRewardResult(R / LN2, rr, max(R - pad, 0.0) / LN2, (R + pad) / LN2, sl, pb.out(pi),
+                                pb.rho0, pb.rho_max)
     target = as_float(rho, "rho", func)
     span = max(1.0, abs(pb.rho_max), abs(pb.rho0))
     if target > pb.rho_max + 1e-12 * span:
@@ -226,8 +241,9 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
         return RateRewardResult(0.0, pb.rho0, 0.0, 0.0, 0.0, pb.out(pb.p.copy()), pb.rho0, pb.rho_max)
     if target >= pb.rho_max - 1e-15 * span:
         pi, R = pb.top()
-        return RateRewardResult(R / LN2, pb.rho_max, R / LN2, R / LN2, math.inf, pb.out(pi),
-                                pb.rho0, pb.rho_max)
+        pad = pb.pad(0.0, R)
+        return RateRewardResult(R / LN2, pb.rho_max, max(R - pad, 0.0) / LN2, (R + pad) / LN2,
+                                math.inf, pb.out(pi), pb.rho0, pb.rho_max)
     f = lambda s: pb.tilt(s)[1] - target                                    # increasing in s
     hi = 1.0
     while f(hi) < 0:
@@ -246,8 +262,9 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
             break
     R_lo, R_hi = pb.tilt(lo_s)[2], pb.tilt(hi_s)[2]
     pi, rr, R = pb.tilt(s)
-    return RateRewardResult(R / LN2, target, min(R_lo, R) / LN2, max(R_hi, R) / LN2, s / LN2,
-                            pb.out(pi), pb.rho0, pb.rho_max)
+    pad = pb.pad(hi_s, max(R_hi, R))
+    return RateRewardResult(R / LN2, target, max(min(R_lo, R) - pad, 0.0) / LN2,
+                            (max(R_hi, R) + pad) / LN2, s / LN2, pb.out(pi), pb.rho0, pb.rho_max)
 
 
 def rate_reward_curve(p_ref: Any, reward: Any, *, n_points: int = 50, prompt_pmf: Any = None
@@ -314,7 +331,8 @@ def per_token_divergence(p_seq: Any, reward: Any, slope: Any) -> np.ndarray:
         raise ShapeError(f"The `reward` parameter of {func} must have the shape of `p_seq` "
                          f"{p.shape}. Got {r.shape}.")
     s = as_float(slope, "slope", func, minimum=0.0) * LN2
-    tilted = p * np.exp(s * (r - r[p > 0].max()))
+    with np.errstate(over="ignore", invalid="ignore"):                 # r may be large where p = 0
+        tilted = np.where(p > 0, p * np.exp(s * (r - r[p > 0].max())), 0.0)
     pi = tilted / tilted.sum()
     n = p.ndim
     out = np.empty(n)

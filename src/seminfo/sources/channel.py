@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_int, as_pmf, as_stochastic, as_symbols, same_length
-from ..errors import InputError, ShapeError
+from ..errors import DistributionError, InputError, ShapeError
 from ..exact import stationary_transfer_entropy
 from ..exact._stationary import MAX_BLOCK_ENTRIES, stationary_distribution
 from ..results import Interval, Result
@@ -100,8 +100,12 @@ class FeedbackChannel:
 
     def __init__(self, policy: Any, channel: Any, *, initial: Any = None):
         func = "FeedbackChannel"
-        pol = np.asarray(policy, dtype=np.float64)
-        ch = np.asarray(channel, dtype=np.float64)
+        try:
+            pol = np.asarray(policy, dtype=np.float64)
+            ch = np.asarray(channel, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DistributionError(f"The `policy` and `channel` parameters of {func} must be numeric "
+                                    "arrays of probabilities.") from None
         if pol.ndim != 3 or pol.shape[2] != pol.shape[0]:
             raise ShapeError(f"The `policy` parameter of {func} must have shape (Kx, Ky, Kx) (axes "
                              f"x_{{t-1}}, y_{{t-1}}, x_t). Got shape {pol.shape}.")

@@ -21,7 +21,7 @@ import numpy as np
 from scipy import sparse
 
 from .._validate import as_float, as_int, as_pmf, as_stochastic, as_symbols
-from ..errors import InputError, ShapeError
+from ..errors import DistributionError, InputError, ShapeError
 from ..exact._stationary import MAX_BLOCK_ENTRIES, stationary_distribution
 from ..units import log_base
 from .base import TokenSource, check_block, cumulative, draw, rng_from
@@ -60,7 +60,11 @@ class MarkovSource(TokenSource):
     def __init__(self, P: Any, *, order: int = 1, initial: Any = None):
         func = "MarkovSource"
         k = as_int(order, "order", func, minimum=1)
-        arr = np.asarray(P, dtype=np.float64) if not isinstance(P, np.ndarray) else P.astype(np.float64)
+        try:
+            arr = np.asarray(P, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DistributionError(f"The `P` parameter of {func} must be a numeric array of transition "
+                                    f"probabilities. Got {type(P).__name__}.") from None
         K = arr.shape[-1] if arr.ndim else 0
         if arr.ndim == k + 1 and k > 1:
             if any(d != K for d in arr.shape):
