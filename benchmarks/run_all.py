@@ -1,5 +1,5 @@
 """Run every benchmark of seminfo in sequence, each beside its anchor, with the settings recorded in
-docs/benchmarks.md (``make bench``; about 50 minutes on 2 CPU cores, most of it in compression).
+docs/benchmarks.md (``make bench``; about 25 minutes on 2 CPU cores, most of it in compression).
 
     .venv/bin/python benchmarks/run_all.py               # all of them
     .venv/bin/python benchmarks/run_all.py foundation rd # some of them
