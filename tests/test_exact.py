@@ -199,6 +199,24 @@ def test_bad_pmfs_raise_distribution_errors():
         entropy([])
 
 
+def test_complex_and_text_inputs_are_refused_not_coerced():
+    # numpy would drop the imaginary part (with only a warning) and parse strings as numbers.
+    with pytest.raises(DistributionError, match=r"The `p` parameter of entropy must be an array of "
+                                                r"probabilities \(real numbers\). Got complex values"):
+        entropy(np.array([0.5 + 0.1j, 0.5 - 0.1j]))
+    with pytest.raises(DistributionError, match=r"Got text values"):
+        entropy(["0.5", "0.5"])
+    with pytest.raises(DistributionError, match=r"Got complex values"):
+        entropy([0.5, 0.5 + 0j])                      # a mixed list is complex too
+    with pytest.raises(DistributionError, match=r"must be an array of probabilities. Got \[\[0.5\], \[0.25"):
+        entropy([[0.5], [0.25, 0.25]])               # ragged
+    with pytest.raises(InputError, match=r"The `base` parameter of entropy must be a real number. Got '2'"):
+        entropy([0.5, 0.5], base="2")
+    with pytest.raises(InputError, match=r"must be a real number. Got True"):
+        entropy([0.5, 0.5], base=True)
+    assert entropy(np.array([0.5, 0.5], dtype=np.float32), base=np.float64(2)) == pytest.approx(1.0)
+
+
 def test_wrong_axes_raise_shape_errors():
     p = np.full((2, 2, 2), 1 / 8)
     with pytest.raises(ShapeError, match=r"must have 2 axes \(x_axes, y_axes in that order\)"):

@@ -28,6 +28,28 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _real_array(a: Any, param: str, func: str, error: type[InputError], what: str) -> np.ndarray:
+    """Convert to float64, refusing what numpy would convert lossily or by parsing: complex numbers
+    (numpy drops the imaginary part with only a warning), strings, bytes and booleans."""
+    try:
+        raw = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{_where(param, func)} must be {what}. Got {_describe(a)} ({exc}).") from None
+    if raw.dtype.kind == "O" and raw.size:
+        kinds = {np.asarray(v).dtype.kind for v in raw.flat}
+        kind = next((k for k in "cUS" if k in kinds), "O")
+    else:
+        kind = raw.dtype.kind
+    if kind in "cUSV":
+        name = {"c": "complex", "U": "text", "S": "bytes", "V": "structured"}[kind]
+        raise error(f"{_where(param, func)} must be {what} (real numbers). Got {name} values: "
+                    f"{_describe(a)}.")
+    try:
+        return raw.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{_where(param, func)} must be {what}. Got {_describe(a)} ({exc}).") from None
+
+
 def as_pmf(p: Any, param: str = "p", func: str = "", *, ndim: int | None = None,
            atol: float = PMF_ATOL) -> np.ndarray:
     """Return `p` as a float64 array after checking it is a normalised pmf.
@@ -35,12 +57,7 @@ def as_pmf(p: Any, param: str = "p", func: str = "", *, ndim: int | None = None,
     Raises DistributionError for NaN/inf, negative entries or a total mass farther than `atol`
     from 1, and ShapeError for an empty array or the wrong number of axes.
     """
-    try:
-        arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise DistributionError(
-            f"{_where(param, func)} must be an array of probabilities. Got {_describe(p)} ({exc})."
-        ) from None
+    arr = _real_array(p, param, func, DistributionError, "an array of probabilities")
     if arr.ndim == 0 or arr.size == 0:
         raise ShapeError(f"{_where(param, func)} must be a non-empty array of probabilities. "
                          f"Got shape {arr.shape}.")
@@ -63,7 +80,7 @@ def as_pmf(p: Any, param: str = "p", func: str = "", *, ndim: int | None = None,
 
 def as_stochastic(w: Any, param: str = "W", func: str = "", *, atol: float = PMF_ATOL) -> np.ndarray:
     """Return a row-stochastic matrix (each row a pmf over the last axis) as float64."""
-    arr = np.asarray(w, dtype=np.float64) if not isinstance(w, np.ndarray) else w.astype(np.float64)
+    arr = _real_array(w, param, func, DistributionError, "a row-stochastic matrix")
     if arr.ndim != 2 or arr.size == 0:
         raise ShapeError(f"{_where(param, func)} must be a non-empty 2-D array with rows summing "
                          f"to 1. Got shape {arr.shape}.")
@@ -82,10 +99,7 @@ def as_stochastic(w: Any, param: str = "W", func: str = "", *, atol: float = PMF
 
 def as_finite(a: Any, param: str, func: str = "", *, ndim: int | None = None) -> np.ndarray:
     """Return `a` as a finite float64 array (optionally with exactly `ndim` axes)."""
-    try:
-        arr = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{_where(param, func)} must be numeric. Got {_describe(a)}.") from None
+    arr = _real_array(a, param, func, InputError, "numeric")
     if ndim is not None and arr.ndim != ndim:
         raise ShapeError(f"{_where(param, func)} must have {ndim} axes. Got shape {arr.shape}.")
     if arr.size == 0:
@@ -160,6 +174,8 @@ def as_int(v: Any, param: str, func: str = "", *, minimum: int | None = None,
 def as_float(v: Any, param: str, func: str = "", *, minimum: float | None = None,
              maximum: float | None = None, strict_min: bool = False) -> float:
     """Return `v` as a finite python float within the given bounds."""
+    if isinstance(v, (str, bytes, bool, complex, np.bool_, np.complexfloating)):
+        raise InputError(f"{_where(param, func)} must be a real number. Got {_describe(v)}.")
     try:
         f = float(v)
     except (TypeError, ValueError):
