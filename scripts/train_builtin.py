@@ -120,8 +120,7 @@ def main() -> None:
         x = np.where(opened[:, None], np.concatenate([np.full((args.batch, 1), eot), rows[:, :-2]], 1),
                      rows[:, :-1])
         y = np.where(opened[:, None], rows[:, :-1], rows[:, 1:])
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
-        x, y = x.to(args.device), y.to(args.device)
+        x, y = torch.from_numpy(x).to(args.device), torch.from_numpy(y).to(args.device)
         loss = loss_fn(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -28,9 +28,11 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _real_array(a: Any, param: str, func: str, error: type[InputError], what: str) -> np.ndarray:
+def _real_array(a: Any, param: str, func: str, error: type[InputError], what: str, *,
+                copy: bool = False) -> np.ndarray:
     """Convert to float64, refusing what numpy would convert lossily or by parsing: complex numbers
-    (numpy drops the imaginary part with only a warning), strings, bytes and booleans."""
+    (numpy drops the imaginary part with only a warning), strings and bytes. A float64 array comes
+    back as itself unless `copy`."""
     try:
         raw = np.asarray(a)
     except (TypeError, ValueError) as exc:
@@ -45,7 +47,7 @@ def _real_array(a: Any, param: str, func: str, error: type[InputError], what: st
         raise error(f"{_where(param, func)} must be {what} (real numbers). Got {name} values: "
                     f"{_describe(a)}.")
     try:
-        return raw.astype(np.float64)
+        return raw.astype(np.float64, copy=copy)
     except (TypeError, ValueError) as exc:
         raise error(f"{_where(param, func)} must be {what}. Got {_describe(a)} ({exc}).") from None
 
@@ -80,7 +82,7 @@ def as_pmf(p: Any, param: str = "p", func: str = "", *, ndim: int | None = None,
 
 def as_stochastic(w: Any, param: str = "W", func: str = "", *, atol: float = PMF_ATOL) -> np.ndarray:
     """Return a row-stochastic matrix (each row a pmf over the last axis) as float64."""
-    arr = _real_array(w, param, func, DistributionError, "a row-stochastic matrix")
+    arr = _real_array(w, param, func, DistributionError, "a row-stochastic matrix", copy=True)
     if arr.ndim != 2 or arr.size == 0:
         raise ShapeError(f"{_where(param, func)} must be a non-empty 2-D array with rows summing "
                          f"to 1. Got shape {arr.shape}.")
