@@ -26,6 +26,8 @@ BENCHMARKS = {
     "rd": ["bench_rd.py", "--sizes", "64", "256", "--betas", "2", "5", "--repeat", "3"],
     "score": ["bench_score.py", "--smollm2-bytes", "8000"],
     "compress": ["bench_compress.py", "--slice-bytes", "8000"],
+    "elbo": ["bench_elbo.py", "--bytes", "1500", "--samples", "16", "32", "64", "128", "--repeats", "8"],
+    "architectures": ["bench_architectures.py", "--bytes", "20000", "--samples", "32"],
 }
 
 

@@ -102,7 +102,7 @@ def test_lens_bad_input():
         logit_lens(m, "some text")
     with pytest.raises(InputError, match="more than the model's context of 64"):
         logit_lens(m, np.zeros(65, dtype=int))
-    with pytest.raises(InputError, match="must be a Hugging Face causal LM"):
+    with pytest.raises(InputError, match="must be a model spec such as 'builtin:gpt' or a seminfo model .* PreTrainedModel"):
         logit_lens(object(), IDS)
     with pytest.raises(Exception, match="symbols in 0..63"):
         logit_lens(m, [1, 64])

@@ -16,12 +16,20 @@ def test_report_fast_mode_builds_every_section(tmp_path):
     html = (tmp_path / "out" / "index.html").read_text()
     assert result.failed == [], html[:2000]
     assert not result.unavailable, result.unavailable
-    assert len(result.sections) == 5
+    assert len(result.sections) == 6
     assert "<script>" not in html
-    assert "&lt;script&gt;" in html or "script" not in html.lower().replace("<script", "")
+    assert "&lt;script&gt;" in html                          # the corpus text is shown, escaped
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert data["models"] == ["builtin:gpt", "builtin:ngram"]
-    assert html.count('<section id="s') == 5
+    assert html.count('<section id="s') == 6
+    arch = data["sections"]["architectures"]["data"]
+    assert "Three architectures in one frame" in html
+    rows = {m["name"]: m for m in arch["compare"]["models"]}
+    assert set(rows) == {"builtin:gpt", "builtin:mamba", "builtin:diffusion"}
+    assert rows["builtin:gpt"]["exact"] and not rows["builtin:diffusion"]["exact"]
+    assert rows["builtin:diffusion"]["stderr"] > 0 and rows["builtin:gpt"]["stderr"] == 0
+    assert max(arch["var_reconstruction_error"].values()) < 1e-3
+    assert set(arch["flow_total_bits"]) == {"builtin:gpt", "builtin:mamba", "builtin:diffusion"}
 
 
 def test_compression_section_codes_large_models_in_batched_blocks():

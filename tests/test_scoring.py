@@ -323,8 +323,11 @@ def test_bad_input(gpt, tmp_path):
     bad.write_text('{"text": "ok"}\n{"txt": 1}\n')
     with pytest.raises(InputError, match='Line 2 of .* must be a JSON object with a string field "text"'):
         score_text(gpt, bad)
-    with pytest.raises(InputError, match="must be a seminfo TokenModel"):
-        score_bytes("builtin:gpt", b"abc")
+    with pytest.raises(InputError, match="must be a model spec such as 'builtin:gpt' or a seminfo model"):
+        score_bytes(object(), b"abc")
+    # a spec goes through the same door as a model object and gives the same numbers
+    assert score_bytes("builtin:gpt", b"abc", progress=False).total_bits == \
+        score_bytes(gpt, b"abc", progress=False).total_bits
     with pytest.raises(InputError, match="use score_text"):
         score_bytes(gpt, pathlib.Path("x.txt"))
 

@@ -30,7 +30,7 @@ _LAZY = {
         "estimate_entropy_rate", "estimate_mutual_information", "transfer_entropy",
         "estimate_directed_information", "surrogate_test")},
     # token models (seminfo.models)
-    **{name: "models" for name in ("load_model", "score_text", "score_bytes")},
+    **{name: "models" for name in ("load_model", "score_text", "score_bytes", "elbo", "compare_models")},
     # rate-distortion family (seminfo.rd)
     **{name: "rd" for name in (
         "rate_distortion", "rate_distortion_curve", "channel_capacity", "information_bottleneck",
@@ -42,13 +42,13 @@ _LAZY = {
 }
 
 from .errors import (  # noqa: E402  (light, always loaded)
-    AlphabetError, ArchiveError, ConvergenceError, DependencyError, DistributionError, InputError,
+    AlphabetError, ArchiveError, CapabilityError, ConvergenceError, DependencyError, DistributionError, InputError,
     ModelMismatchError, ModelNotAvailableError, SeminfoError, ShapeError)
 from .results import Estimate, Interval  # noqa: E402
 
 __all__ = sorted([*_LAZY, "SeminfoError", "InputError", "DistributionError", "ShapeError",
                   "AlphabetError", "ModelNotAvailableError", "ModelMismatchError", "ArchiveError",
-                  "ConvergenceError", "DependencyError", "Estimate", "Interval", "__version__"])
+                  "ConvergenceError", "DependencyError", "CapabilityError", "Estimate", "Interval", "__version__"])
 
 
 def __getattr__(name: str) -> Any:

@@ -198,3 +198,17 @@ def one_of(v: Any, allowed: tuple, param: str, func: str = "") -> Any:
         choices = ", ".join(repr(a) for a in allowed)
         raise InputError(f"{_where(param, func)} must be one of {choices}. Got {_describe(v)}.")
     return v
+
+
+def as_seed(seed: Any, func: str = "", param: str = "seed") -> Any:
+    """A seed numpy accepts: None, a non-negative int (returned as int) or a numpy Generator.
+
+    The one place seeds are checked, so that ``seed=-1`` gives an InputError, not numpy's ValueError.
+    """
+    import numpy as np
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
+        return int(seed)
+    raise InputError(f"The `{param}` parameter of {func} must be None, a non-negative integer or a numpy "
+                     f"Generator. Got {seed!r}.")

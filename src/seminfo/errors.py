@@ -21,6 +21,7 @@ __all__ = [
     "ArchiveError",
     "ConvergenceError",
     "DependencyError",
+    "CapabilityError",
 ]
 
 
@@ -50,6 +51,11 @@ class ModelNotAvailableError(SeminfoError, LookupError):
 
 class ModelMismatchError(InputError):
     """A model and a tokenizer, archive or state do not belong together."""
+
+
+class CapabilityError(InputError):
+    """A model lacks a capability the call needs (e.g. compressing with a masked-diffusion model,
+    which cannot run left to right). The message names the capability and what has it."""
 
 
 class ArchiveError(SeminfoError, ValueError):

@@ -66,3 +66,25 @@ def print_csv(rows: Iterable[dict], file=sys.stdout) -> None:
     w = csv.DictWriter(file, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
+
+
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that loads a model takes: --device, --trust-remote-code,
+    --allow-unsafe-weights."""
+    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow code shipped with a hub model to run (off by default)")
+    p.add_argument("--allow-unsafe-weights", action="store_true",
+                   help="allow pickled (.bin) weights, which can run code when loaded (off by default)")
+
+
+def load_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of seminfo.load_model from the options of :func:`add_load_options`."""
+    return {"device": args.device, "trust_remote_code": bool(args.trust_remote_code),
+            "allow_unsafe_weights": bool(args.allow_unsafe_weights)}
+
+
+def open_model(spec: str, args: argparse.Namespace, *needs: str, command: str):
+    """Load `spec` with the command's load options and check the capabilities the command needs."""
+    from ..models.capability import as_model
+    return as_model(spec, *needs, func=command, **load_options(args))

@@ -6,7 +6,7 @@ import argparse
 import pathlib
 import sys
 
-from ._common import print_table, to_json
+from ._common import add_load_options, open_model, print_table, to_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
                    help="archive to write (written atomically)")
     p.add_argument("--model", default="builtin:gpt",
-                   help="model spec: builtin:gpt (default), builtin:ngram, builtin:smollm2 or a "
-                        "local Hugging Face directory")
+                   help="model spec: builtin:gpt (default), builtin:mamba, builtin:ngram, builtin:smollm2 "
+                        "or a local Hugging Face directory (a left-to-right model)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--blocks", type=int, default=None, metavar="N",
                    help="split into N independent blocks decoded as one batch (default 1)")
@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="longest model context in tokens (default: the model's max_context)")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
+    add_load_options(p)
     p.set_defaults(func=run_compress)
 
     d = sub.add_parser(
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="model spec or local directory (default: the archive's built-in model)")
     d.add_argument("--progress", action="store_true", help="progress bar on stderr")
     d.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
+    add_load_options(d)
     d.set_defaults(func=run_decompress)
 
 
@@ -66,7 +68,13 @@ def _report(result, as_json: bool) -> None:
 
 def run_compress(args: argparse.Namespace) -> int:
     from ..coding import compress_file
-    result = compress_file(args.input, args.output, args.model, blocks=args.blocks,
+    from ..errors import InputError
+    if not args.input.is_file():                   # before loading a model, not after
+        raise InputError(f"The `IN` argument of seminfo compress must name a readable file. "
+                         f"Got {str(args.input)!r}.")
+    # the coder runs the model left to right: a masked-diffusion model stops here, before any output
+    model = open_model(args.model, args, "score", "incremental", command="seminfo compress")
+    result = compress_file(args.input, args.output, model, blocks=args.blocks,
                            block_size=args.block_size, batch_size=args.batch_size,
                            window=args.window, progress=args.progress)
     _report(result, args.json)
@@ -75,7 +83,9 @@ def run_compress(args: argparse.Namespace) -> int:
 
 def run_decompress(args: argparse.Namespace) -> int:
     from ..coding import decompress_file
-    result = decompress_file(args.input, args.output, args.model, progress=args.progress)
+    model = None if args.model is None else open_model(args.model, args, "score", "incremental",
+                                                      command="seminfo decompress")
+    result = decompress_file(args.input, args.output, model, progress=args.progress)
     _report(result, args.json)
     if not args.json:
         print(f"wrote {result.original_bytes} bytes to {args.output} (sha256 verified)", file=sys.stderr)

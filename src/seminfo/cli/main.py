@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ..errors import SeminfoError
 
 #: Modules of seminfo.cli that define commands, in the order of `seminfo --help`.
-COMMANDS = ["demo", "score", "report", "rd", "flow", "compress"]
+COMMANDS = ["demo", "score", "compare", "report", "rd", "flow", "compress"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # transformers' notes (slow-kernel fallbacks on CPU, loading bars) are not the user's business here;
+    # set before transformers is first imported by a command
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -6,6 +6,8 @@ import argparse
 import pathlib
 import sys
 
+from ._common import add_load_options, load_options
+
 DEFAULT_MODELS = ["builtin:smollm2", "builtin:gpt", "builtin:ngram"]
 #: Corpus bytes the report uses by default: SmolLM2 scores about 200 tokens/s on 2 CPU cores, so the
 #: whole 165 KB validation split (44,000 of its tokens) would take about 4 minutes for that table alone.
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "that the report takes a few minutes on 2 CPU cores; 0 = the whole corpus)")
     p.add_argument("--fast", action="store_true", help="small samples everywhere (a quick look)")
     p.add_argument("--seed", type=int, default=0)
+    add_load_options(p)
     p.set_defaults(func=run)
 
 
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"The `--text` option of seminfo report must name a readable file. "
                          f"Got {str(args.text)!r}.")
     ctx = ReportContext(models=args.models or list(DEFAULT_MODELS), text_path=args.text,
-                        fast=args.fast, seed=args.seed, max_bytes=args.max_bytes or None)
+                        fast=args.fast, seed=args.seed, max_bytes=args.max_bytes or None,
+                        load_options=load_options(args))
     result = write_report(args.out, ctx)
     print(f"report written to {result.path.resolve()} ({result.seconds:.0f} s, "
           f"{len(result.sections)} sections)")

@@ -6,7 +6,7 @@ import argparse
 import pathlib
 import sys
 
-from ._common import add_output_options, print_csv, print_table, to_json
+from ._common import add_load_options, add_output_options, open_model, print_csv, print_table, to_json
 
 EXAMPLE = """example:
   seminfo score --model builtin:gpt --text notes.txt --json
@@ -23,8 +23,9 @@ def register(subparsers) -> None:
                     "bits / UTF-8 bytes, perplexity = 2^(bits/token).",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
-                   help="builtin:gpt, builtin:smollm2, builtin:ngram, a model directory or an offline "
-                        "hub name")
+                   help="builtin:gpt, builtin:mamba, builtin:smollm2, builtin:ngram, a model directory or "
+                        "an offline hub name (masked-diffusion models: use `seminfo compare`, which "
+                        "gives their ELBO)")
     p.add_argument("--text", required=True, type=pathlib.Path,
                    help="file, directory or .jsonl to score")
     p.add_argument("--window", type=int, default=None,
@@ -36,11 +37,7 @@ def register(subparsers) -> None:
                    help="also write per-token surprisal and entropy (bits) to this CSV file")
     p.add_argument("--resume", type=pathlib.Path, default=None, metavar="PATH",
                    help="JSONL checkpoint: finished documents are saved and skipped on restart")
-    p.add_argument("--device", default="auto", help="auto (GPU when present), cpu, cuda, cuda:N")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="allow code shipped with a hub model to run (off by default)")
-    p.add_argument("--allow-unsafe-weights", action="store_true",
-                   help="allow pickled (.bin) weights, which can run code when loaded (off by default)")
+    add_load_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_output_options(p)
     p.set_defaults(func=run)
@@ -48,12 +45,11 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..models import load_model, score_text
+    from ..models import score_text
     if not args.text.exists():                     # before seconds of model loading, not after
         raise InputError(f"The `--text` option of seminfo score must name a file, a directory or a "
                          f".jsonl file. Got {str(args.text)!r}, which does not exist.")
-    model = load_model(args.model, device=args.device, trust_remote_code=args.trust_remote_code,
-                       allow_unsafe_weights=args.allow_unsafe_weights)
+    model = open_model(args.model, args, "score", command="seminfo score")
     result = score_text(model, args.text, window=args.window, stride=args.stride,
                         batch_size=args.batch_size, progress=not args.no_progress,
                         per_token=args.per_token is not None, resume=args.resume)

@@ -167,19 +167,13 @@ def _as_bytes(data: Any, func: str) -> bytes:
                      f"Got {type(data).__name__}.")
 
 
-def _resolve_model(model: Any, func: str):
-    """A TokenModel from a spec string or an instance."""
-    if isinstance(model, str):
-        try:
-            from ..models import load_model
-        except ImportError as exc:
-            raise ModelNotAvailableError(f"Token models cannot be loaded here ({exc}).") from None
-        return load_model(model)
-    for attr in ("begin", "feed", "tokenizer", "fingerprint", "vocab_size", "name"):
-        if not hasattr(model, attr):
-            raise InputError(f"The `model` parameter of {func} must be a model spec such as "
-                             f"'builtin:gpt' or a seminfo TokenModel. Got {type(model).__name__}.")
-    return model
+def _resolve_model(model: Any, func: str, **load_options: Any):
+    """A left-to-right model from a spec string or an instance (the coder runs it incrementally)."""
+    try:
+        from ..models.capability import as_model
+    except ImportError as exc:
+        raise ModelNotAvailableError(f"Token models cannot be loaded here ({exc}).") from None
+    return as_model(model, "score", "incremental", func=func, **load_options)
 
 
 def _window(model, window: int | None, keep: int | None, func: str) -> tuple[int | None, int]:

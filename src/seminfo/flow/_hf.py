@@ -1,7 +1,8 @@
 """Private helpers shared by the layer-wise analyses: reach the transformers model and the input ids.
 
-Accepts either a seminfo token model that wraps Hugging Face (``seminfo.models.hf.HFModel``, exposing
-``.hf_model``, ``.tokenizer`` and ``.prefix``) or a transformers ``PreTrainedModel`` directly. torch is
+Accepts a spec, a seminfo model that wraps Hugging Face (``HFModel`` or ``HFMaskedModel``, exposing
+``.hf_model``, ``.tokenizer`` and ``.prefix``) or a transformers ``PreTrainedModel`` directly; the
+``internals`` capability is checked by :func:`seminfo.models.capability.as_model`. torch is
 imported only inside functions.
 """
 
@@ -16,14 +17,11 @@ from ..errors import InputError
 
 
 def hf_parts(model: Any, func: str) -> tuple[Any, Any]:
-    """Return (transformers model, seminfo token model or None)."""
+    """Return (transformers model, seminfo model or None), through the capability layer."""
+    from ..models.capability import as_model
+    model = as_model(model, "internals", func=func)
     hf = getattr(model, "hf_model", None)
-    if hf is not None:
-        return hf, model
-    if hasattr(model, "config") and hasattr(model, "get_output_embeddings"):
-        return model, None
-    raise InputError(f"The `model` parameter of {func} must be a Hugging Face causal LM or a seminfo "
-                     f"token model wrapping one (with `.hf_model`). Got {type(model).__name__}.")
+    return (hf, model) if hf is not None else (model, None)
 
 
 def input_ids(hf: Any, token_model: Any, inputs: Any, func: str, *, add_prefix: bool = True
@@ -52,14 +50,11 @@ def input_ids(hf: Any, token_model: Any, inputs: Any, func: str, *, add_prefix: 
 
 
 def n_layers(hf: Any) -> int:
-    cfg = hf.config
-    for name in ("num_hidden_layers", "n_layer", "num_layers"):
-        v = getattr(cfg, name, None)
-        if isinstance(v, int):
-            return v
-    raise InputError(f"Cannot read the number of layers of a {type(hf).__name__} from its config.")
+    from ..models.arch import n_layers as _n
+    return _n(hf)
 
 
 def is_recurrent(hf: Any) -> bool:
     """Mamba-style models: their hidden-state tuple has no embedding entry (see lens.py)."""
-    return hf.config.model_type in ("mamba", "mamba2", "falcon_mamba")
+    from ..models.arch import family_of
+    return not family_of(hf).embedding_in_hidden_states

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import logsumexp
 
-from .._validate import as_int
+from .._validate import as_int, as_seed
 from ..errors import InputError
 from ..results import Result
 from .density import _check_length, _encode, _sample
@@ -140,6 +140,9 @@ def answer_information(model: Any, question: Any, answers: Sequence, *, n_paths:
     AnswerResult
         Posteriors (probabilities), entropies and information in bits, the martingale diagnostic.
     """
+    from ..models.capability import as_model
+    model = as_model(model, "score", "incremental", func=_FUNC)
+    seed = as_seed(seed, _FUNC)
     x = _encode(model, question, "question", _FUNC)
     if isinstance(answers, (str, bytes)) or len(answers) < 2:
         raise InputError(f"The `answers` parameter of {_FUNC} must be a list of at least 2 candidate "

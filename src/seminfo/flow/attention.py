@@ -24,8 +24,8 @@ Sources
 2. N. Elhage et al., "A mathematical framework for transformer circuits", Anthropic (2021) (OV circuit).
 3. G. Kobayashi et al., "Attention is not only a weight", EMNLP (2020).
 
-Left out: MLP blocks, cross-layer composition (the product of VARs across layers), Mamba's selective
-state-space recurrence (time-varying too, but not an attention matrix).
+Left out: MLP blocks, cross-layer composition (the product of VARs across layers). Mamba2's selective
+state-space mixer is read the same way by :mod:`seminfo.flow.ssm`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 from .._validate import as_int
 from ..errors import InputError
 from ..results import Result
-from ._hf import hf_parts, input_ids, n_layers
+from ._hf import hf_parts, input_ids
 
 __all__ = ["AttentionVAR", "attention_var"]
 
@@ -145,16 +145,6 @@ def _head_weights(hf: Any, layer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.stack(ov), np.stack(ov_b), bo, attn
 
 
-def _layers(hf: Any) -> Any:
-    base = hf.base_model
-    for name in ("h", "layers"):
-        mods = getattr(base, name, None)
-        if mods is not None:
-            return mods
-    raise InputError(f"The `model` parameter of {_FUNC} has no list of layers (model type "
-                     f"{hf.config.model_type!r}).")
-
-
 def attention_var(model: Any, inputs: Any) -> AttentionVAR:
     """Per-layer, per-head VAR coefficients A_ij^h = alpha_ij^h W_O^h W_V^h of a real model's attention.
 
@@ -178,10 +168,15 @@ def attention_var(model: Any, inputs: Any) -> AttentionVAR:
 
     hf, tm = hf_parts(model, _FUNC)
     ids, strs = input_ids(hf, tm, inputs, _FUNC)
-    layers = _layers(hf)
-    if len(layers) != n_layers(hf):
-        raise InputError(f"The `model` parameter of {_FUNC} has {len(layers)} layer modules but its "
-                         f"config says {n_layers(hf)}.")
+    from ..models.arch import family_of, layer_modules
+    fam = family_of(hf)
+    if fam.mixer != "attention" or fam.bidirectional:
+        from ..errors import CapabilityError
+        raise CapabilityError(f"{_FUNC} reads causal attention heads; the model is of the {fam.name!r} family "
+                              f"(mixer {fam.mixer!r}{', bidirectional' if fam.bidirectional else ''}). "
+                              "For Mamba2 use seminfo.flow.ssm_var, which reads its state-space mixer as "
+                              "the same kind of time-varying VAR.")
+    layers = layer_modules(hf, _FUNC)
     parts = [_head_weights(hf, layer) for layer in layers]
     captured: dict[int, dict[str, Any]] = {i: {} for i in range(len(layers))}
     hooks = []

@@ -32,6 +32,13 @@ Sources
 2. G. Kramer, "Directed information for channels with feedback", PhD thesis, ETH (1998).
 3. T. M. Cover, J. A. Thomas, "Elements of Information Theory" (2006), ch. 2 and 4.
 
+Masked-diffusion models have no left-to-right factorisation of their own; they are read in the
+left-to-right order of their any-order mixture, ``p(y_t | x, y^{t-1})`` with the later positions of
+the response masked (one forward pass per token), a proper distribution over responses of length n.
+:func:`flow_elbo` gives the order-free view: the conditional and null-prompt ELBOs of the response
+and their difference, an estimate of S_n with a standard error (not a bound: a difference of two
+upper bounds).
+
 Left out: prompt sets too large to enumerate (use a sample of prompts as the set).
 """
 
@@ -44,11 +51,11 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 
-from .._validate import as_float, as_int, as_symbols
+from .._validate import as_float, as_int, as_seed, as_symbols
 from ..errors import DistributionError, InputError, ShapeError
 from ..results import Estimate, Result, mean_estimate
 
-__all__ = ["FlowResult", "SubmartingaleResult", "information_flow", "multi_turn_flow",
+__all__ = ["FlowResult", "SubmartingaleResult", "information_flow", "multi_turn_flow", "flow_elbo",
            "submartingale_test", "prompt_information", "density_terms"]
 
 LN2 = math.log(2.0)
@@ -192,6 +199,9 @@ def _check_length(model: Any, n_total: int, func: str) -> None:
 
 def _response_log_probs(model: Any, context: list[int], ys: np.ndarray) -> np.ndarray:
     """(S, n, K) natural-log p(y_t | context, y^{t-1}) for a batch of responses ys (S, n)."""
+    from ..models.masked import MaskedModel
+    if isinstance(model, MaskedModel):
+        return model.left_to_right_log_probs(context, ys)
     S, n = ys.shape
     ids = np.concatenate([np.tile(np.asarray(context, dtype=np.int64), (S, 1)), ys], axis=1)
     lp = np.asarray(model.next_log_probs(ids, prefix=True), dtype=np.float64)
@@ -221,6 +231,10 @@ def _marginal_log_probs(model: Any, ys: np.ndarray, pset) -> np.ndarray:
 
 def _sample(model: Any, context: list[int], n_tokens: int, n_samples: int, seed: Any,
             temperature: float = 1.0) -> np.ndarray:
+    from ..models.masked import MaskedModel, sample_masked
+    if isinstance(model, MaskedModel):
+        return np.asarray(sample_masked(model, list(context), n_tokens, n_samples=n_samples, seed=seed,
+                                        temperature=temperature).tokens, dtype=np.int64)
     from ..models.sampling import sample
     return np.asarray(sample(model, list(context), n_tokens, n_samples=n_samples, seed=seed,
                              temperature=temperature).tokens, dtype=np.int64)
@@ -251,7 +265,8 @@ def information_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens:
 
     Parameters
     ----------
-    model : seminfo TokenModel
+    model : model spec or seminfo model
+        A left-to-right model, or a masked-diffusion model read in left-to-right order.
     prompt : str, bytes or sequence of int
         The prompt x (must not tokenise to nothing).
     response : str, bytes or sequence of int, optional
@@ -272,7 +287,10 @@ def information_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens:
     ----------
     1. Massey (1990).  2. Kramer (1998).  3. Cover & Thomas (2006).
     """
+    from ..models.capability import as_model
     func = "information_flow"
+    model = as_model(model, "sample", func=func)
+    seed = as_seed(seed, func)
     x = _encode(model, prompt, "prompt", func)
     pset = _prompt_set(model, prompts, weights, func)
     if response is None:
@@ -313,7 +331,9 @@ def multi_turn_flow(model: Any, turns: Sequence[tuple[str, Any]]) -> FlowResult:
         One entry per output token. The conditional sees every turn before the token; the marginal
         is the null-input approximation (the output turns alone, after the prefix token).
     """
+    from ..models.capability import as_model
     func = "multi_turn_flow"
+    model = as_model(model, "score", func=func)
     if not turns:
         raise InputError(f"The `turns` parameter of {func} must be a non-empty list of (role, text).")
     ctx: list[int] = []
@@ -400,7 +420,10 @@ def submartingale_test(model: Any, prompt: Any, n_tokens: int, *, n_samples: int
     drawn from the law that scores them (the densities are always at temperature 1), so the
     guarantee E[iota_t | past] >= 0 no longer holds and the test can, correctly, report a violation.
     """
+    from ..models.capability import as_model
     func = "submartingale_test"
+    model = as_model(model, "sample", func=func)
+    seed = as_seed(seed, func)
     x = _encode(model, prompt, "prompt", func)
     n = as_int(n_tokens, "n_tokens", func, minimum=1)
     S = as_int(n_samples, "n_samples", func, minimum=2)
@@ -441,7 +464,10 @@ def prompt_information(model: Any, prompts: Sequence, n_tokens: int, *,
     S_n). The marginal is the exact mixture over the prompt set. ``stderr`` combines the strata:
     sqrt(sum_k w_k^2 se_k^2).
     """
+    from ..models.capability import as_model
     func = "prompt_information"
+    model = as_model(model, "sample", func=func)
+    seed = as_seed(seed, func)
     n = as_int(n_tokens, "n_tokens", func, minimum=1)
     S = as_int(n_samples, "n_samples", func, minimum=2)
     pset = _prompt_set(model, prompts, weights, func)
@@ -464,3 +490,29 @@ def prompt_information(model: Any, prompts: Sequence, n_tokens: int, *,
                     extra={"per_prompt_bits": [float(m) for m in means],
                            "plain_mean_S_n_bits": float(np.dot(w, plain)), "n_tokens": n})
 
+
+
+def flow_elbo(model: Any, prompt: Any, response: Any, *, samples: int = 128, seed: Any = 0) -> dict:
+    """Order-free information of a response: ELBO(y) - ELBO(y | x), in bits, for any model.
+
+    For left-to-right models both terms are exact, and the difference is exactly S_n of
+    :func:`information_flow` with the null-prompt marginal. For masked-diffusion models both are
+    negative ELBOs (upper bounds on -log2 p(y) and -log2 p(y | x)) estimated with independent
+    samples; their difference estimates S_n with standard error sqrt(se_1^2 + se_2^2).
+
+    Returns
+    -------
+    dict with ``conditional_bits`` and ``marginal_bits`` (ElboResult, bits total),
+    ``information_bits`` (float), ``stderr_bits`` (float), ``exact`` (bool).
+    """
+    from ..models.capability import as_model
+    from ..models.elbo import elbo
+    func = "flow_elbo"
+    model = as_model(model, "likelihood", func=func)
+    seed = as_seed(seed, func)
+    x = _encode(model, prompt, "prompt", func)
+    y = np.asarray(_encode(model, response, "response", func), dtype=np.int64)
+    cond = elbo(model, y, prompt=x, samples=samples, seed=seed)
+    marg = elbo(model, y, samples=samples, seed=None if seed is None else seed + 1)
+    return {"conditional_bits": cond, "marginal_bits": marg, "information_bits": marg.value - cond.value,
+            "stderr_bits": math.hypot(cond.stderr, marg.stderr), "exact": bool(cond.exact)}

@@ -43,7 +43,6 @@ from ._hf import hf_parts, input_ids, is_recurrent, n_layers
 __all__ = ["LensResult", "logit_lens", "residual_streams"]
 
 _FUNC = "logit_lens"
-_NORM_NAMES = ("ln_f", "norm_f", "norm", "final_layernorm", "final_layer_norm")
 
 
 @dataclass(frozen=True)
@@ -82,13 +81,48 @@ class LensResult(Result):
 
 
 def _final_norm(hf: Any) -> Any:
-    base = hf.base_model
-    for name in _NORM_NAMES:
-        mod = getattr(base, name, None)
-        if mod is not None:
-            return mod
-    raise InputError(f"The `model` parameter of {_FUNC} has no final norm under any of the names "
-                     f"{', '.join(_NORM_NAMES)} ({type(hf).__name__}); the logit lens is not supported.")
+    from ..models.arch import final_norm
+    return final_norm(hf, _FUNC)
+
+
+def _masked_forward(hf: Any, tm: Any, ids: np.ndarray, device: Any, func: str) -> tuple[Any, list]:
+    """Left-to-right queries of a masked model: column t reads position t + 1 of ``x_<=t [MASK]...``.
+
+    Row t of the batch holds ``ids[:t + 1]`` followed by masks up to length T + 1, so column t is the
+    model's prediction of the next token given the past, with the rest of the sequence masked (the
+    left-to-right order of the any-order mixture, as in seminfo.flow for masked models). Returns
+    (logits (T, K), hidden states [(1, T, d)] per layer).
+    """
+    import torch
+    mask = getattr(tm, "mask_token_id", None) if tm is not None else getattr(hf.config, "mask_token_id", None)
+    if mask is None:
+        raise InputError(f"The masked model given to {func} names no mask token.")
+    T = ids.size
+    limit = getattr(hf.config, "max_position_embeddings", None)
+    if limit is not None and T + 1 > limit:
+        raise InputError(f"The `inputs` parameter of {func} holds {T} tokens; a masked model reads them with "
+                         f"one masked slot after, and its context is {limit}. Shorten the input.")
+    rows = np.full((T, T + 1), int(mask), dtype=np.int64)
+    for t in range(T):
+        rows[t, : t + 1] = ids[: t + 1]
+    x = torch.as_tensor(rows, device=device)
+    out = hf(input_ids=x, output_hidden_states=True)
+    pick = torch.arange(T, device=device)
+    logits = out.logits[pick, pick + 1].float()                              # (T, K)
+    hs = [h[pick, pick + 1][None] for h in out.hidden_states]               # [(1, T, d)]
+    return logits, hs
+
+
+def _restrict(logits: Any, tm: Any) -> Any:
+    """Masked models never predict their mask id: -inf for it, and only the predictable ids
+    (a no-op for causal models)."""
+    mask = getattr(tm, "mask_token_id", None)
+    if mask is None:
+        return logits
+    if mask < logits.shape[-1]:
+        logits = logits.clone()
+        logits[..., mask] = -float("inf")
+    return logits[..., : tm.vocab_size]
 
 
 def _residual_streams(hf: Any, out: Any, ids_t: Any) -> list:
@@ -112,8 +146,10 @@ def logit_lens(model: Any, inputs: Any, *, return_log_probs: bool = False) -> Le
 
     Parameters
     ----------
-    model : seminfo HFModel or transformers PreTrainedModel
-        A causal LM (GPT-2, Llama-like decoders, Mamba, Mamba2 are tested).
+    model : model spec, seminfo HFModel / HFMaskedModel, or transformers PreTrainedModel
+        GPT-2, Llama-like decoders, Mamba, Mamba2 and BERT-style masked-diffusion models are
+        tested. A masked model is read left to right: column t predicts token t + 1 from
+        ``x_<=t`` with the rest of the sequence masked.
     inputs : str, bytes or array_like of int, shape (T,)
         Text (needs a seminfo token model; its prefix token is prepended) or token ids.
     return_log_probs : bool
@@ -137,17 +173,22 @@ def logit_lens(model: Any, inputs: Any, *, return_log_probs: bool = False) -> Le
     head = hf.get_output_embeddings()
     device = next(hf.parameters()).device
     ids_t = torch.as_tensor(ids[None], device=device)
+    from ..models.arch import family_of
     with torch.no_grad():
-        out = hf(input_ids=ids_t, output_hidden_states=True, use_cache=False)
-        logits = out.logits[0].float()                                       # (T, K)
-        hs = _residual_streams(hf, out, ids_t)
-        scale = float(logits.abs().max()) + 1.0
+        if family_of(hf).bidirectional:
+            raw, hs = _masked_forward(hf, tm, ids, device, _FUNC)
+        else:
+            out = hf(input_ids=ids_t, output_hidden_states=True, use_cache=False)
+            raw = out.logits[0].float()                                      # (T, K)
+            hs = _residual_streams(hf, out, ids_t)
+        scale = float(raw.abs().max()) + 1.0
+        logits = _restrict(raw, tm)
         last_normed = True
         last = head(hs[-1])[0].float()
-        if float((last - logits).abs().max()) > 1e-4 * scale:
+        if float((last - raw).abs().max()) > 1e-4 * scale:
             last = head(norm(hs[-1]))[0].float()
             last_normed = False
-            if float((last - logits).abs().max()) > 1e-4 * scale:
+            if float((last - raw).abs().max()) > 1e-4 * scale:
                 raise InputError(f"The logit lens of this {hf.config.model_type} model does not "
                                  "reproduce its output at the last layer (the model transforms its "
                                  "logits further, e.g. soft-capping); the lens is not supported.")
@@ -158,7 +199,7 @@ def logit_lens(model: Any, inputs: Any, *, return_log_probs: bool = False) -> Le
         rows = {k: [] for k in ("H", "KL", "rank", "nrank", "nsurp")}
         all_lp = []
         for i, h in enumerate(hs):
-            lg = logits if i == len(hs) - 1 else head(norm(h))[0].float()
+            lg = logits if i == len(hs) - 1 else _restrict(head(norm(h))[0].float(), tm)
             lp = torch.log_softmax(lg.double(), dim=-1)                      # (T, K)
             p = lp.exp()
             rows["H"].append(-(torch.where(p > 0, p * lp, 0.0)).sum(-1))

@@ -75,8 +75,13 @@ class ModelState:
     cache: Any = None
 
 
-class TokenModel(ABC):
-    """Base class of every token model. Subclasses implement the abstract methods."""
+class LanguageModel(ABC):
+    """What every model seminfo loads shares: a name, a byte-exact tokenizer and a fingerprint.
+
+    Two families derive from it: :class:`TokenModel` (left to right: Transformers, Mamba, n-grams,
+    finite-state sources) and :class:`seminfo.models.masked.MaskedModel` (masked diffusion). What
+    a model can do beyond this is read by :func:`seminfo.models.capability.capabilities`.
+    """
 
     #: Spec string that reloads the model through ``seminfo.models.load_model`` ("builtin:gpt", a path...).
     name: str
@@ -87,6 +92,21 @@ class TokenModel(ABC):
     prefix: tuple[int, ...] = ()
     #: Longest sequence (prefix included) one forward pass may see; None when unbounded.
     max_context: int | None = None
+
+    @abstractmethod
+    def fingerprint(self) -> str:
+        """Hex digest of the weights (or parameters) and the tokenizer."""
+
+    def n_parameters(self) -> int | None:
+        """Number of trained parameters (None when the notion does not apply)."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, vocab_size={self.vocab_size})"
+
+
+class TokenModel(LanguageModel):
+    """Base class of every left-to-right token model. Subclasses implement the abstract methods."""
 
     @abstractmethod
     def next_log_probs(self, ids: np.ndarray, *, prefix: bool = True) -> np.ndarray:
@@ -113,10 +133,6 @@ class TokenModel(ABC):
     def feed(self, state: ModelState, ids: np.ndarray) -> tuple[ModelState, np.ndarray]:
         """Append ``ids`` (shape (B, T)) to every row; return the new state and the (B, T, K)
         log-probabilities after each appended token. ``new_state.log_probs == out[:, -1]``."""
-
-    @abstractmethod
-    def fingerprint(self) -> str:
-        """Hex digest of the weights (or parameters) and the tokenizer."""
 
     def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
                     entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -148,6 +164,3 @@ class TokenModel(ABC):
             return surprisal, None
         p = np.exp(dist)
         return surprisal, -np.sum(np.where(p > 0, p * dist, 0.0), axis=-1)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, vocab_size={self.vocab_size})"

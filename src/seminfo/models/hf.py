@@ -43,11 +43,7 @@ from .tokenizer import load_tokenizer
 
 __all__ = ["HFModel", "resolve_device"]
 
-#: Model types whose logits are exactly ``lm_head(last_hidden_state)`` (no scaling or soft-capping):
-#: for them token_stats applies the head in chunks of positions.
-_PLAIN_HEAD = {"gpt2", "llama", "mistral", "qwen2", "qwen3", "mamba", "mamba2", "gpt_neox", "phi3",
-               "smollm3", "olmo", "olmo2", "gptj", "opt", "bloom", "falcon"}
-_RECURRENT = {"mamba", "mamba2"}
+from .arch import family_of
 #: Positions per chunk when the head is applied chunk-wise (bounds memory to CHUNK x K floats per row).
 _HEAD_CHUNK = 512
 
@@ -68,7 +64,28 @@ def resolve_device(device: str | None = "auto") -> str:
     return str(dev)
 
 
-class HFModel(TokenModel):
+class HFWrapped:
+    """What every Hugging Face adapter shares: the module on its device, the tokenizers, the counts."""
+
+    def _wrap(self, hf_model: Any, tokenizer: Any, name: str, device: str) -> Any:
+        import torch
+        self._torch = torch
+        self.device = resolve_device(device)
+        self.hf_model = hf_model.to(self.device).eval()
+        self.hf_tokenizer = tokenizer if hasattr(tokenizer, "backend_tokenizer") else None
+        self.tokenizer = load_tokenizer(tokenizer)
+        cfg = hf_model.config
+        self.model_type = str(getattr(cfg, "model_type", ""))
+        self.name = name or str(getattr(cfg, "_name_or_path", "") or type(hf_model).__name__)
+        self._fingerprint: str | None = None
+        return cfg
+
+    def n_parameters(self) -> int:
+        """Number of parameters (tied embeddings counted once)."""
+        return int(sum(p.numel() for p in self.hf_model.parameters()))
+
+
+class HFModel(HFWrapped, TokenModel):
     """A transformers causal LM and its tokenizer behind the :class:`TokenModel` interface.
 
     Parameters
@@ -87,16 +104,14 @@ class HFModel(TokenModel):
 
     def __init__(self, hf_model: Any, tokenizer: Any, *, name: str = "", device: str = "auto",
                  prefix: tuple[int, ...] | None = None):
-        import torch
-        self.device = resolve_device(device)
-        self.hf_model = hf_model.to(self.device).eval()
-        self.hf_tokenizer = tokenizer if hasattr(tokenizer, "backend_tokenizer") else None
-        self.tokenizer = load_tokenizer(tokenizer)
-        cfg = hf_model.config
-        self.model_type = str(getattr(cfg, "model_type", ""))
+        cfg = self._wrap(hf_model, tokenizer, name, device)
+        #: The declared architecture family (seminfo.models.arch): recurrence, head, layers, norm.
+        self.family = family_of(hf_model)
+        if self.family.bidirectional:
+            raise ModelMismatchError(f"The model {name or self.model_type!r} is bidirectional (a masked "
+                                     "LM): wrap it in seminfo.models.masked.HFMaskedModel instead.")
         head = hf_model.get_output_embeddings()
         self.vocab_size = int(head.weight.shape[0]) if head is not None else int(cfg.vocab_size)
-        self.name = name or str(getattr(cfg, "_name_or_path", "") or type(hf_model).__name__)
         if self.tokenizer.vocab_size > self.vocab_size:
             raise ModelMismatchError(
                 f"The tokenizer has {self.tokenizer.vocab_size} ids but the model {self.name!r} "
@@ -113,13 +128,11 @@ class HFModel(TokenModel):
         #: End-of-text id (used by sampling with stop_at_eos), or None.
         self.eos_token_id = _first_id(getattr(self.hf_tokenizer, "eos_token_id", None),
                                       getattr(cfg, "eos_token_id", None))
-        if self.model_type in _RECURRENT:
+        if self.family.recurrent:
             self.max_context = None
         else:
             n = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", None)
             self.max_context = int(n) if n else None
-        self._fingerprint: str | None = None
-        self._torch = torch
 
     def _default_prefix(self) -> tuple[int, ...]:
         tok, cfg = self.hf_tokenizer, self.hf_model.config
@@ -207,7 +220,7 @@ class HFModel(TokenModel):
             return np.zeros((B, 0)), (np.zeros((B, 0)) if entropy else None)
         with torch.inference_mode():
             inp = x[:, : P + T - 1] if T + P - 1 > 0 else x
-            if self.model_type in _PLAIN_HEAD:
+            if self.family.plain_head:
                 base = getattr(self.hf_model, self.hf_model.base_model_prefix)
                 hidden = base(input_ids=inp, use_cache=False).last_hidden_state   # (B, L, d)
                 head = self.hf_model.get_output_embeddings()
@@ -260,16 +273,17 @@ class HFModel(TokenModel):
         outs = []
         with torch.inference_mode():
             # Mamba caches advance one token per call; Transformers take the whole block at once
-            steps = [(t, t + 1) for t in range(T)] if self.model_type in _RECURRENT else [(0, T)]
+            recurrent = self.family.recurrent
+            steps = [(t, t + 1) for t in range(T)] if recurrent else [(0, T)]
             for a, b in steps:
                 kw: dict[str, Any] = {"input_ids": x[:, a:b], "use_cache": True}
-                if self.model_type in _RECURRENT:
+                if recurrent:
                     kw["cache_params"] = cache
                     kw["cache_position"] = torch.arange(pos + a, pos + b, device=self.device)
                 else:
                     kw["past_key_values"] = cache
                 out = self.hf_model(**kw)
-                cache = out.cache_params if self.model_type in _RECURRENT else out.past_key_values
+                cache = out.cache_params if recurrent else out.past_key_values
                 outs.append(torch.log_softmax(out.logits[..., : self.vocab_size].float(), dim=-1))
         lp = torch.cat(outs, dim=1).cpu().numpy()                           # (B, T, K)
         return ModelState(log_probs=lp[:, -1], length=pos + T, cache=cache), lp
@@ -330,24 +344,68 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
                                                                   else "")
             + ". Pickled checkpoints can run arbitrary code, so seminfo loads safetensors only; convert "
             "the weights to safetensors or pass allow_unsafe_weights=True if you trust the source.")
+    cfg_json = _read_config(folder)
+    masked = _is_masked_config(folder, trust_remote_code)
+    auto_map = cfg_json.get("auto_map") or {}
+    if auto_map and not trust_remote_code:
+        raise ModelNotAvailableError(
+            f"The model {label!r} needs custom code from its repository (its config.json has an auto_map). "
+            "Pass trust_remote_code=True only if you trust its authors.")
     try:
         hf_tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
     except Exception as exc:          # transformers raises OSError/ValueError/... for missing files
         raise ModelNotAvailableError(f"The model {label!r} has no usable tokenizer in {str(folder)!r} "
                                      f"({type(exc).__name__}: {exc}).") from None
+    from transformers.utils import logging as hf_logging
+    bar = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()            # no "Loading weights" bar on every command
+    load_kw = dict(dtype=torch.float32, trust_remote_code=trust_remote_code,
+                   use_safetensors=True if not allow_unsafe_weights else None)
     try:
-        hf = AutoModelForCausalLM.from_pretrained(
-            str(folder), dtype=torch.float32, trust_remote_code=trust_remote_code,
-            use_safetensors=True if not allow_unsafe_weights else None)
+        if masked:
+            from transformers import AutoModel, AutoModelForMaskedLM
+            if auto_map and "AutoModelForMaskedLM" not in auto_map:
+                hf = AutoModel.from_pretrained(str(folder), **load_kw)      # LLaDA-style remote code
+            else:
+                hf = AutoModelForMaskedLM.from_pretrained(str(folder), **load_kw)
+        else:
+            hf = AutoModelForCausalLM.from_pretrained(str(folder), **load_kw)
     except ValueError as exc:
-        if "trust_remote_code" in str(exc):
+        if "trust_remote_code" in str(exc) or "custom code" in str(exc):
             raise ModelNotAvailableError(
                 f"The model {label!r} needs custom code from its repository. Pass "
                 "trust_remote_code=True only if you trust its authors.") from None
         raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
     except OSError as exc:
         raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
+    finally:
+        if bar:
+            hf_logging.enable_progress_bar()
+    if masked:
+        from .masked import HFMaskedModel
+        return HFMaskedModel(hf, hf_tok, name=label, device=device)
     return HFModel(hf, hf_tok, name=label, device=device)
+
+
+def _read_config(folder: pathlib.Path) -> dict:
+    import json
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotAvailableError(f"The config.json of {str(folder)!r} cannot be read ({exc}).") from None
+    if not isinstance(cfg, dict):
+        raise ModelNotAvailableError(f"The config.json of {str(folder)!r} is not a JSON object.")
+    return cfg
+
+
+def _is_masked_config(folder: pathlib.Path, trust_remote_code: bool = False) -> bool:
+    """True for masked-diffusion checkpoints: a bidirectional family (or a declared mask token on a
+    masked-LM architecture)."""
+    cfg = _read_config(folder)
+    from types import SimpleNamespace
+    return family_of(SimpleNamespace(**{k: cfg.get(k) for k in ("model_type", "mask_token_id",
+                                                                 "architectures", "is_decoder")})
+                     ).bidirectional
 
 
 __all__ += ["load_hf_directory"]

@@ -2,7 +2,8 @@
 
 Specs, tried in this order:
 
-* ``"builtin:gpt"``, ``"builtin:smollm2"``, ``"builtin:ngram"`` (see :mod:`seminfo.models.builtin`);
+* a built-in name of :data:`LOADERS` (``"builtin:gpt"``, ``"builtin:mamba"``, ``"builtin:diffusion"``,
+  ``"builtin:smollm2"``, ``"builtin:ngram"``; see :mod:`seminfo.models.builtin`);
 * a local directory saved with ``save_pretrained`` (config.json, ``*.safetensors``, tokenizer);
 * a Hugging Face hub name (``"HuggingFaceTB/SmolLM2-135M"``) that is already in the local hub cache —
   nothing is downloaded.
@@ -19,7 +20,9 @@ import os
 import pathlib
 
 from ..errors import InputError, ModelNotAvailableError
-from .base import TokenModel
+from typing import Callable
+
+from .base import LanguageModel
 from .builtin import BUILTIN
 
 __all__ = ["load_model", "list_builtin"]
@@ -31,7 +34,7 @@ def list_builtin() -> dict[str, str]:
 
 
 def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_code: bool = False,
-               allow_unsafe_weights: bool = False) -> TokenModel:
+               allow_unsafe_weights: bool = False) -> LanguageModel:
     """Load the token model named by `spec` ("builtin:gpt", a directory or an offline hub name).
 
     Parameters
@@ -48,8 +51,9 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
 
     Returns
     -------
-    TokenModel
-        ``HFModel`` for neural models (``.hf_model``, ``.hf_tokenizer``, ``.device``),
+    LanguageModel
+        ``HFModel`` for causal neural models (``.hf_model``, ``.hf_tokenizer``, ``.device``),
+        ``HFMaskedModel`` for masked-diffusion models (builtin:diffusion, LLaDA-style folders),
         ``KneserNeyModel`` for ``builtin:ngram``.
 
     Raises
@@ -62,6 +66,9 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"The `spec` parameter of load_model must be a non-empty string (builtin:gpt, a "
                          f"directory or a hub name). Got {spec!r}.")
+    for flag, value in (("trust_remote_code", trust_remote_code), ("allow_unsafe_weights", allow_unsafe_weights)):
+        if not isinstance(value, bool):           # "false" or "no" must not open a door
+            raise InputError(f"The `{flag}` parameter of load_model must be True or False. Got {value!r}.")
     opts = dict(device=device, trust_remote_code=trust_remote_code,
                 allow_unsafe_weights=allow_unsafe_weights)
     if spec.startswith("builtin:"):
@@ -76,32 +83,57 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
     return _load_hub(spec, **opts)
 
 
-def _load_builtin(spec: str, **opts) -> TokenModel:
+def _shipped(name: str) -> Callable[..., LanguageModel]:
+    def load(spec: str, **opts) -> LanguageModel:
+        from .builtin import builtin_path
+        from .hf import load_hf_directory
+        return load_hf_directory(builtin_path(name), name=spec, **opts)
+    return load
+
+
+def _smollm2(spec: str, **opts) -> LanguageModel:
+    from .builtin import smollm2_directory
     from .hf import load_hf_directory
-    if spec == "builtin:gpt":
-        from .builtin import builtin_gpt_path
-        return load_hf_directory(builtin_gpt_path(), name=spec, **opts)
-    if spec == "builtin:smollm2":
-        from .builtin import smollm2_directory
-        return load_hf_directory(smollm2_directory(), name=spec, **opts)
-    if spec == "builtin:ngram" or spec.startswith("builtin:ngram:"):
-        try:
-            from .ngram import builtin_ngram
-        except ImportError as exc:
-            raise ModelNotAvailableError(f"The model 'builtin:ngram' is not available in this "
-                                         f"installation ({exc}).") from None
-        if spec == "builtin:ngram":
-            return builtin_ngram()
-        order = spec.rsplit(":", 1)[1]
-        if not order.isdigit():
-            raise ModelNotAvailableError(f"Unknown model {spec!r}: the n-gram order must be an integer, "
-                                         "as in builtin:ngram:3.")
-        return builtin_ngram(order=int(order))
-    raise ModelNotAvailableError(f"Unknown built-in model {spec!r}. Built-in models: "
-                                 f"{', '.join(BUILTIN)}.")
+    return load_hf_directory(smollm2_directory(), name=spec, **opts)
 
 
-def _load_hub(spec: str, **opts) -> TokenModel:
+def _ngram(spec: str, **opts) -> LanguageModel:
+    try:
+        from .ngram import builtin_ngram
+    except ImportError as exc:
+        raise ModelNotAvailableError(f"The model 'builtin:ngram' is not available in this "
+                                     f"installation ({exc}).") from None
+    if spec == "builtin:ngram":
+        return builtin_ngram()
+    order = spec.rsplit(":", 1)[1]
+    if not order.isdigit():
+        raise ModelNotAvailableError(f"Unknown model {spec!r}: the n-gram order must be an integer, "
+                                     "as in builtin:ngram:3.")
+    return builtin_ngram(order=int(order))
+
+
+#: The declared registry: built-in name -> loader (each built-in listed once; descriptions in BUILTIN).
+#: ``builtin:ngram:N`` (an n-gram of order N) goes to the n-gram loader.
+LOADERS: dict[str, Callable[..., LanguageModel]] = {
+    "builtin:gpt": _shipped("gpt"),
+    "builtin:mamba": _shipped("mamba"),
+    "builtin:diffusion": _shipped("diffusion"),
+    "builtin:smollm2": _smollm2,
+    "builtin:ngram": _ngram,
+}
+assert set(LOADERS) == set(BUILTIN)
+
+
+def _load_builtin(spec: str, **opts) -> LanguageModel:
+    key = "builtin:ngram" if spec.startswith("builtin:ngram:") else spec
+    loader = LOADERS.get(key)
+    if loader is None:
+        raise ModelNotAvailableError(f"Unknown built-in model {spec!r}. Built-in models: "
+                                     f"{', '.join(BUILTIN)}.")
+    return loader(spec, **opts)
+
+
+def _load_hub(spec: str, **opts) -> LanguageModel:
     """A hub name from the local cache only (HF_HUB_OFFLINE semantics: no network)."""
     hint = (f"To use it, download it on a connected machine with `huggingface-cli download {spec}` "
             "(into the Hugging Face cache, then copy the cache here) or pass the path of a local model "

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from ..errors import ModelNotAvailableError
+from .capability import capabilities
 from ..report.core import ReportContext, Section, esc, figure_html, table_html
 
 __all__ = ["build", "surprisal_heatmap_html"]
@@ -113,6 +114,12 @@ def build(ctx: ReportContext) -> Section:
             rows.append({"model": spec, "bits/token": None, "bits/byte": None, "perplexity": None,
                          "tokens": None, "bytes": len(text), "seconds": None, "note": str(exc)})
             data["models"][spec] = {"available": False, "reason": str(exc)}
+            continue
+        if "score" not in capabilities(model):
+            why = "not a left-to-right model: its ELBO bound is in the architectures section"
+            rows.append({"model": spec, "bits/token": None, "bits/byte": None, "perplexity": None,
+                         "tokens": None, "bytes": len(text), "seconds": None, "note": why})
+            data["models"][spec] = {"available": False, "reason": why}
             continue
         ctx.log(f"scoring {len(text)} bytes with {spec}")
         t0 = time.perf_counter()

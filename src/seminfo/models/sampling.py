@@ -110,10 +110,11 @@ def sample(model: TokenModel, prompt: Any = None, n_tokens: int = 16, *, n_sampl
         ``tokens`` (S, n) int64 and ``log_probs`` (S, n) in nats at temperature 1; unpacks as
         ``tokens, log_probs``.
     """
+    from .._validate import as_seed
+    from .capability import as_model
     func = "sample"
-    if not isinstance(model, TokenModel):
-        raise InputError(f"The `model` parameter of {func} must be a seminfo TokenModel. Got "
-                         f"{type(model).__name__}.")
+    model = as_model(model, "incremental", func=func)
+    seed = as_seed(seed, func)
     n = as_int(n_tokens, "n_tokens", func, minimum=1)
     S = as_int(n_samples, "n_samples", func, minimum=1)
     T = as_float(temperature, "temperature", func, minimum=0.0)

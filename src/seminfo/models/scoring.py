@@ -373,9 +373,8 @@ def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], 
 def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window: Any, stride: Any,
                      batch_size: Any, progress: bool, per_token: bool, resume: Any,
                      func: str) -> ScoreResult:
-    if not isinstance(model, TokenModel):
-        raise InputError(f"The `model` parameter of {func} must be a seminfo TokenModel (see "
-                         f"seminfo.models.load_model). Got {type(model).__name__}.")
+    from .capability import as_model
+    model = as_model(model, "score", func=func)
     window, stride = _checked_window(model, window, stride, func)
     batch_size = as_int(batch_size, "batch_size", func, minimum=1)
     if not docs or sum(len(d) for _, d in docs) == 0:

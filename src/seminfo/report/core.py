@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 #: Section builders, "module:function", in page order. Missing modules are skipped.
 SECTION_BUILDERS = [
     "seminfo.models.report:build",
+    "seminfo.report.architectures:build",
     "seminfo.report.foundation:build",
     "seminfo.rd.report:build",
     "seminfo.flow.report:build",
@@ -64,13 +65,15 @@ class ReportContext:
     fast: bool = False
     seed: int = 0
     max_bytes: int | None = None
+    #: device, trust_remote_code, allow_unsafe_weights for seminfo.load_model
+    load_options: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def model(self, spec: str):
         """Load a token model once per report (cached)."""
         if spec not in self._cache:
             from ..models import load_model
-            self._cache[spec] = load_model(spec)
+            self._cache[spec] = load_model(spec, **self.load_options)
         return self._cache[spec]
 
     def text(self) -> bytes:

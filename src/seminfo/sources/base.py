@@ -34,12 +34,9 @@ __all__ = ["TokenSource"]
 
 def rng_from(seed: Any, func: str) -> np.random.Generator:
     """A numpy Generator from None, an int seed or a Generator (used as is)."""
-    if seed is None or isinstance(seed, np.random.Generator):
-        return np.random.default_rng(seed)
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.default_rng(int(seed))
-    raise InputError(f"The `seed` parameter of {func} must be None, a non-negative integer or a "
-                     f"numpy Generator. Got {seed!r}.")
+    from .._validate import as_seed
+    seed = as_seed(seed, func)
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def draw(cum: np.ndarray, u: float) -> int:
