@@ -524,7 +524,7 @@ def test_cli_compress_missing_input_and_random_archive_are_one_line(tmp_path, ca
     from seminfo.cli.main import main
     assert main(["compress", str(tmp_path / "nope.txt"), "-o", str(tmp_path / "x.smz")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "seminfo compress: error: The `src` parameter" in err
+    assert err.count("\n") == 1 and "seminfo compress: error: The `IN` argument" in err
     assert not (tmp_path / "x.smz").exists()
     (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).bytes(500))
     assert main(["decompress", str(tmp_path / "random.bin"), "-o", str(tmp_path / "y")]) == 2

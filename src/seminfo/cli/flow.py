@@ -82,9 +82,10 @@ def run(args: argparse.Namespace) -> int:
     from .._validate import as_int
     from ..errors import InputError
     from ..flow import answer_information, information_flow, logit_lens, submartingale_test
-    from ..models import load_model
-
-    model = load_model(args.model)
+    from .._validate import as_seed
+    from ..models.masked import MaskedModel
+    as_seed(args.seed, _CMD, "--seed")
+    model = open_model(args.model, args, "sample", command=_CMD)
     prompts, weights = _read_prompt_set(args.prompt_set) if args.prompt_set else (None, None)
     if args.response is None and args.generate is None:
         raise InputError(f"{_CMD} needs --response TEXT or --generate N.")

@@ -104,8 +104,8 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
         The spec names no model on this machine.
     """
     if isinstance(model, (str, os.PathLike)):
-        from .registry import load_model
-        model = load_model(model, device=device, trust_remote_code=trust_remote_code,
+        from .. import models as _models           # the package's load_model: one loader for all
+        model = _models.load_model(model, device=device, trust_remote_code=trust_remote_code,
                            allow_unsafe_weights=allow_unsafe_weights)
     elif not isinstance(model, LanguageModel):
         is_hf = hasattr(model, "config") and hasattr(model, "get_output_embeddings")
