@@ -308,3 +308,33 @@ def test_llada_style_folder_needs_remote_code_opt_in(gpt, tmp_path):
     assert _is_masked_config(tmp_path, False)
     with pytest.raises(ModelNotAvailableError, match="needs custom code .* trust_remote_code=True only"):
         load_model(str(tmp_path), device="cpu")
+
+
+def test_a_causal_model_adapted_to_masked_diffusion(gpt, tmp_path):
+    """builtin:diffusion's construction: GPT-2 run with a full attention mask, position i read at i - 1."""
+    torch.manual_seed(1)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=4097, n_positions=32, n_embd=32, n_layer=2, n_head=2, bos_token_id=0, eos_token_id=0)).eval()
+    hf.config.mask_token_id = 4096
+    hf.config.seminfo_masked = {"bidirectional": True, "shift": 1}
+    hf.save_pretrained(tmp_path, safe_serialization=True)
+    gpt.hf_tokenizer.save_pretrained(tmp_path)
+    m = load_model(str(tmp_path), device="cpu")
+    assert isinstance(m, HFMaskedModel) and m.shift == 1 and capabilities(m) >= {"masked", "internals"}
+    ids = np.array([[0, 5, 4096, 17, 4096, 300]])
+    with torch.no_grad():
+        logits = hf(input_ids=torch.as_tensor(ids), attention_mask=torch.ones(1, 1, 6, 6, dtype=torch.bool)).logits
+    logits = logits.double()
+    logits[..., 4096] = -math.inf
+    ref = torch.log_softmax(logits[..., :4096], -1).numpy()
+    got = m.masked_log_probs(ids)
+    np.testing.assert_allclose(got[:, 1:], ref[:, :-1], atol=2e-5)      # row i predicts position i
+    # bidirectional: the prediction at position 2 depends on the token after it
+    later = ids.copy()
+    later[0, 3] = 18
+    assert np.abs(m.masked_log_probs(later)[0, 2] - got[0, 2]).max() > 1e-6
+    lens = seminfo.logit_lens(m, [5, 17, 300], return_log_probs=True)
+    ltr = m.left_to_right_log_probs([5, 17], np.zeros((1, 2), dtype=np.int64))[0, 0]
+    np.testing.assert_allclose(lens.log_probs[-1, 2], ltr, atol=1e-4)
+    with pytest.raises(CapabilityError, match="masked-diffusion"):
+        seminfo.flow.attention_var(m, [5, 17])

@@ -170,6 +170,10 @@ def attention_var(model: Any, inputs: Any) -> AttentionVAR:
     ids, strs = input_ids(hf, tm, inputs, _FUNC)
     from ..models.arch import family_of, layer_modules
     fam = family_of(hf)
+    if getattr(tm, "mask_token_id", None) is not None:
+        from ..errors import CapabilityError
+        raise CapabilityError(f"{_FUNC} reads causal attention heads; the model {tm.name!r} is a masked-diffusion "
+                              "model (bidirectional attention), whose heads are not a causal VAR.")
     if fam.mixer != "attention" or fam.bidirectional:
         from ..errors import CapabilityError
         raise CapabilityError(f"{_FUNC} reads causal attention heads; the model is of the {fam.name!r} family "

@@ -106,10 +106,12 @@ def _masked_forward(hf: Any, tm: Any, ids: np.ndarray, device: Any, func: str) -
     for t in range(T):
         rows[t, : t + 1] = ids[: t + 1]
     x = torch.as_tensor(rows, device=device)
-    out = hf(input_ids=x, output_hidden_states=True)
+    kwargs = tm.forward_kwargs(x) if hasattr(tm, "forward_kwargs") else {}
+    out = hf(input_ids=x, output_hidden_states=True, **kwargs)
     pick = torch.arange(T, device=device)
-    logits = out.logits[pick, pick + 1].float()                              # (T, K)
-    hs = [h[pick, pick + 1][None] for h in out.hidden_states]               # [(1, T, d)]
+    query = pick + 1 - int(getattr(tm, "shift", 0))          # where the prediction of position t + 1 is read
+    logits = out.logits[pick, query].float()                                 # (T, K)
+    hs = [h[pick, query][None] for h in out.hidden_states]                  # [(1, T, d)]
     return logits, hs
 
 
@@ -175,7 +177,7 @@ def logit_lens(model: Any, inputs: Any, *, return_log_probs: bool = False) -> Le
     ids_t = torch.as_tensor(ids[None], device=device)
     from ..models.arch import family_of
     with torch.no_grad():
-        if family_of(hf).bidirectional:
+        if family_of(hf).bidirectional or getattr(tm, "mask_token_id", None) is not None:
             raw, hs = _masked_forward(hf, tm, ids, device, _FUNC)
         else:
             out = hf(input_ids=ids_t, output_hidden_states=True, use_cache=False)

