@@ -304,8 +304,8 @@ def test_llada_style_folder_needs_remote_code_opt_in(gpt, tmp_path):
         "model_type": "llada", "architectures": ["LLaDAModelLM"], "mask_token_id": 126336,
         "auto_map": {"AutoModel": "modeling_llada.LLaDAModelLM"}}))
     (tmp_path / "model.safetensors").write_bytes(b"")
-    from seminfo.models.hf import _is_masked_config
-    assert _is_masked_config(tmp_path, False)
+    from seminfo.models.hf import _is_masked_config, _read_config
+    assert _is_masked_config(_read_config(tmp_path))
     with pytest.raises(ModelNotAvailableError, match="needs custom code .* trust_remote_code=True only"):
         load_model(str(tmp_path), device="cpu")
 

@@ -70,7 +70,8 @@ MODEL = MarkovModel()
 @pytest.fixture
 def sampling():
     """Tests that draw continuations need seminfo.models.sampling (the token-model package)."""
-    return pytest.importorskip("seminfo.models.sampling")
+    import seminfo.models.sampling as module       # a broken import of the project fails, never skips
+    return module
 
 
 def test_flow_null_prompt_matches_closed_form():

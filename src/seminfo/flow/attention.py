@@ -170,16 +170,13 @@ def attention_var(model: Any, inputs: Any) -> AttentionVAR:
     ids, strs = input_ids(hf, tm, inputs, _FUNC)
     from ..models.arch import family_of, layer_modules
     fam = family_of(hf)
-    if getattr(tm, "mask_token_id", None) is not None:
+    masked = fam.bidirectional or getattr(tm, "mask_token_id", None) is not None
+    if fam.mixer != "attention" or masked:
         from ..errors import CapabilityError
-        raise CapabilityError(f"{_FUNC} reads causal attention heads; the model {tm.name!r} is a masked-diffusion "
-                              "model (bidirectional attention), whose heads are not a causal VAR.")
-    if fam.mixer != "attention" or fam.bidirectional:
-        from ..errors import CapabilityError
-        raise CapabilityError(f"{_FUNC} reads causal attention heads; the model is of the {fam.name!r} family "
-                              f"(mixer {fam.mixer!r}{', bidirectional' if fam.bidirectional else ''}). "
-                              "For Mamba2 use seminfo.flow.ssm_var, which reads its state-space mixer as "
-                              "the same kind of time-varying VAR.")
+        what = ("a masked-diffusion model (bidirectional attention), whose heads are not a causal VAR" if masked
+                else f"of the {fam.name!r} family (mixer {fam.mixer!r}); for Mamba2 use seminfo.flow.ssm_var, "
+                     "which reads its state-space mixer as the same kind of time-varying VAR")
+        raise CapabilityError(f"{_FUNC} reads causal attention heads; the model is {what}.")
     layers = layer_modules(hf, _FUNC)
     parts = [_head_weights(hf, layer) for layer in layers]
     captured: dict[int, dict[str, Any]] = {i: {} for i in range(len(layers))}

@@ -345,7 +345,7 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
             + ". Pickled checkpoints can run arbitrary code, so seminfo loads safetensors only; convert "
             "the weights to safetensors or pass allow_unsafe_weights=True if you trust the source.")
     cfg_json = _read_config(folder)
-    masked = _is_masked_config(folder, trust_remote_code)
+    masked = _is_masked_config(cfg_json)
     auto_map = cfg_json.get("auto_map") or {}
     if auto_map and not trust_remote_code:
         raise ModelNotAvailableError(
@@ -400,10 +400,10 @@ def _read_config(folder: pathlib.Path) -> dict:
     return cfg
 
 
-def _is_masked_config(folder: pathlib.Path, trust_remote_code: bool = False) -> bool:
-    """True for masked-diffusion checkpoints: a bidirectional family (or a declared mask token on a
-    masked-LM architecture)."""
-    cfg = _read_config(folder)
+def _is_masked_config(cfg: dict) -> bool:
+    """True for masked-diffusion checkpoints (a config.json read by :func:`_read_config`): a
+    bidirectional family, a declared mask token on a masked-LM architecture, or a causal
+    architecture adapted by seminfo."""
     if isinstance(cfg.get("seminfo_masked"), dict):            # a causal architecture adapted by seminfo
         return True
     from types import SimpleNamespace
