@@ -612,7 +612,7 @@ def test_baselines_match_the_standard_library():
 
 
 def test_report_section_fast(tmp_path):
-    from seminfo.coding.report import build
+    from seminfo.report.coding import build
     from seminfo.report import ReportContext
     corpus = tmp_path / "c.txt"
     corpus.write_bytes(b"<b>escaped</b> " + TEXT * 8)

@@ -86,7 +86,7 @@ def test_flow_cli_errors(capsys, tmp_path):
 
 
 def test_report_section_fast(tmp_path):
-    from seminfo.flow.report import build
+    from seminfo.report.flow import build
     from seminfo.report.core import ReportContext
     corpus = tmp_path / "c.txt"
     corpus.write_text("The <script>alert('x')</script> tag must be escaped. " * 20

@@ -1,4 +1,4 @@
-"""Tests of the report section on token models (seminfo.models.report)."""
+"""Tests of the report section on token models (seminfo.report.models)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from seminfo.errors import ModelNotAvailableError
 from seminfo.models.ngram import KneserNeyModel
-from seminfo.models.report import surprisal_heatmap_html
+from seminfo.report.models import surprisal_heatmap_html
 from seminfo.report.core import ReportContext
 
 PASSAGE = (b'Before <script>alert("x")</script> & after.\n'
@@ -63,7 +63,7 @@ def test_heatmap_escapes_text_and_reports_bits():
 
 def test_section_with_given_models(tmp_path):
     from seminfo.models import scoring
-    from seminfo.models.report import build
+    from seminfo.report.models import build
     path = tmp_path / "passage.txt"
     path.write_bytes(PASSAGE * 4)
     ctx = ReportContext(models=["bytes", "missing"], text_path=path, fast=True)
@@ -88,7 +88,7 @@ def test_section_with_given_models(tmp_path):
 
 def test_section_builtin_models_fast():
     import seminfo.models.registry  # noqa: F401
-    from seminfo.models.report import build
+    from seminfo.report.models import build
     ctx = ReportContext(models=["builtin:gpt", "builtin:ngram"], fast=True)
     sec = build(ctx)
     for spec in ctx.models:

@@ -227,7 +227,7 @@ def test_cli_rd_json_csv_and_plot(tmp_path, capsys):
 
 
 def test_report_section_fast():
-    from seminfo.rd.report import build
+    from seminfo.report.rd import build
     from seminfo.report.core import ReportContext
     s = build(ReportContext(models=["builtin:gpt"], fast=True))
     assert s.key == "rd" and s.html.count("<img") == 3

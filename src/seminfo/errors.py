@@ -45,7 +45,7 @@ class AlphabetError(InputError):
     """A symbol lies outside the declared alphabet, or alphabets disagree."""
 
 
-class ModelNotAvailableError(SeminfoError, LookupError):
+class ModelNotAvailableError(InputError, LookupError):
     """A token model is unknown or not available offline."""
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 
 def _plain(v: Any) -> Any:
@@ -80,7 +80,7 @@ class Estimate(Result):
             from .errors import InputError
             raise InputError(f"The `level` parameter of confidence_interval must be in (0, 1). "
                              f"Got {level}.")
-        z = float(stats.norm.ppf(0.5 + level / 2))
+        z = NormalDist().inv_cdf(0.5 + level / 2)
         return (self.value - z * self.stderr, self.value + z * self.stderr)
 
     def __float__(self) -> float:

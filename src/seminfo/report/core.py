@@ -1,8 +1,9 @@
 """Building blocks of the HTML report: sections, the shared context, figures and tables.
 
-A report is a list of sections. Each concern provides a section builder, a function
-``build(ctx: ReportContext) -> Section`` in its own module (listed in :data:`SECTION_BUILDERS`),
-so the report grows without this module knowing the concerns. Everything user-supplied that is
+A report is a list of sections. Each section is a module of this package with a builder
+``build(ctx: ReportContext) -> Section``; :data:`seminfo.report.sections.SECTIONS` lists them in page
+order. The report sits on top: it imports the domain packages (models, rd, flow, coding), and none of
+them imports the report. Everything user-supplied that is
 written into the page goes through :func:`esc`; figures are inlined as base64 PNG, so the page is a
 single self-contained file.
 """
@@ -18,15 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-#: Section builders, "module:function", in page order. Missing modules are skipped.
-SECTION_BUILDERS = [
-    "seminfo.models.report:build",
-    "seminfo.report.architectures:build",
-    "seminfo.report.foundation:build",
-    "seminfo.rd.report:build",
-    "seminfo.flow.report:build",
-    "seminfo.coding.report:build",
-]
 
 
 def esc(text: Any) -> str:

@@ -1,22 +1,21 @@
 """Assemble the self-contained HTML report from the section builders.
 
-Each builder in :data:`seminfo.report.core.SECTION_BUILDERS` is called with the shared
-:class:`ReportContext`. A builder whose module is not installed is listed as unavailable; a builder that
-raises is shown as an error box (its message escaped) and counted in ``ReportResult.failed``, so a broken
-section is visible, never silently dropped.
+Each builder in :data:`seminfo.report.sections.SECTIONS` is called with the shared
+:class:`ReportContext`. A builder that raises is shown as a one-line error box (the exception's type and
+message, escaped; no traceback or paths) and counted in ``ReportResult.failed``, so a broken section is
+visible, never silently dropped; the command line then exits 2.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 import pathlib
 import time
-import traceback
 from dataclasses import dataclass, field
+from typing import Callable
 
-from .core import SECTION_BUILDERS, ReportContext, Section, esc, timed
+from .core import ReportContext, Section, esc, timed
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -38,54 +37,41 @@ class ReportResult:
     path: pathlib.Path
     sections: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    unavailable: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
-def _load(spec: str):
-    module, func = spec.split(":")
-    try:
-        return getattr(importlib.import_module(module), func)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
 def write_report(out_dir: str | pathlib.Path, ctx: ReportContext, *,
-                 builders: list[str] | None = None) -> ReportResult:
-    """Build every section and write ``out_dir/index.html`` (and ``report.json`` with the numbers)."""
+                 sections: list[tuple[str, Callable[[ReportContext], Section]]] | None = None) -> ReportResult:
+    """Build every section and write ``out_dir/index.html`` (and ``report.json`` with the numbers).
+
+    `sections` defaults to :data:`seminfo.report.sections.SECTIONS`; pass a sub-list of it to build
+    only some sections.
+    """
+    if sections is None:
+        from .sections import SECTIONS as sections
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = ReportResult(path=out / "index.html")
-    sections: list[Section] = []
-    for spec in builders or SECTION_BUILDERS:
-        try:
-            builder = _load(spec)
-        except Exception as exc:                          # a section's import error is its own failure
-            builder, err = None, exc
-            sections.append(Section(f"Section {spec} failed to import", _error_box(err), key=spec))
-            result.failed.append(spec)
-            continue
-        if builder is None:
-            result.unavailable.append(spec)
-            continue
-        ctx.log(f"building {spec} ...")
+    built: list[Section] = []
+    for key, builder in sections:
+        ctx.log(f"building {key} ...")
         try:
             section = timed(builder, ctx)
-            result.sections.append(spec)
+            result.sections.append(key)
         except Exception as exc:
-            section = Section(f"Section {spec} failed", _error_box(exc), key=spec)
-            result.failed.append(spec)
-        sections.append(section)
-        ctx.log(f"  {spec} done in {section.seconds:.1f} s")
+            section = Section(f"Section {key} failed", _error_box(exc), key=key)
+            result.failed.append(key)
+        section.key = section.key or key
+        built.append(section)
+        ctx.log(f"  {key} done in {section.seconds:.1f} s")
     result.seconds = time.perf_counter() - t0
-    out.joinpath("index.html").write_text(_page(ctx, sections, result), encoding="utf-8")
+    out.joinpath("index.html").write_text(_page(ctx, built, result), encoding="utf-8")
     out.joinpath("report.json").write_text(json.dumps(
         {"models": ctx.models, "fast": ctx.fast, "seconds": result.seconds,
+         "failed": result.failed,
          "sections": {s.key or s.title: {"title": s.title, "seconds": s.seconds, "data": s.data}
-                      for s in sections}}, indent=1, default=_jsonable), encoding="utf-8")
+                      for s in built}}, indent=1, default=_jsonable), encoding="utf-8")
     return result
 
 
@@ -104,8 +90,9 @@ def _jsonable(o):
 
 
 def _error_box(exc: BaseException) -> str:
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
-    return f'<div class="error">{esc(type(exc).__name__)}: {esc(exc)}\n\n{esc(tb)}</div>'
+    """One line for the reader: the error's type and the first line of its message (no traceback, no paths)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f'<div class="error">{esc(type(exc).__name__)}: {esc(first)}</div>'
 
 
 def _page(ctx: ReportContext, sections: list[Section], result: ReportResult) -> str:
@@ -117,10 +104,6 @@ def _page(ctx: ReportContext, sections: list[Section], result: ReportResult) -> 
     body = "".join(f'<section id="s{i}"><h2>{esc(s.title)}</h2>{s.html}'
                    f'<p class="note">built in {s.seconds:.1f} s</p></section>'
                    for i, s in enumerate(sections))
-    missing = ""
-    if result.unavailable:
-        missing = ('<p class="note">Sections not installed: '
-                   + esc(", ".join(result.unavailable)) + "</p>")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>seminfo report</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
@@ -129,6 +112,6 @@ def _page(ctx: ReportContext, sections: list[Section], result: ReportResult) -> 
 corpus: {esc(corpus)}{" · fast mode" if ctx.fast else ""} · {result.seconds:.0f} s</p>
 <p>The unit of semantic information is the token. All figures are in bits; each table says whether per
 token, per byte, per symbol or total.</p>
-<ol>{toc}</ol>{missing}{body}
+<ol>{toc}</ol>{body}
 </body></html>
 """

@@ -15,12 +15,12 @@ import warnings
 
 import numpy as np
 
-from ..report.core import ReportContext, Section, esc, figure_html, table_html
+from .core import ReportContext, Section, esc, figure_html, table_html
 
 
 def _rd_figure(data: dict) -> str:
     import matplotlib.pyplot as plt
-    from .blahut import rate_distortion_curve
+    from ..rd.blahut import rate_distortion_curve
     K = 64
     p = 1.0 / np.arange(1, K + 1)
     p /= p.sum()
@@ -42,7 +42,7 @@ def _rd_figure(data: dict) -> str:
 def _frontier_figure(ctx: ReportContext, data: dict) -> str:
     import matplotlib.pyplot as plt
     from ..sources import MarkovSource
-    from .logloss import loss_memory_frontier, ngram_point, transformer_point
+    from ..rd.logloss import loss_memory_frontier, ngram_point, transformer_point
     src = MarkovSource.random(4, order=2, seed=ctx.seed + 1, concentration=0.5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -76,7 +76,7 @@ def _frontier_figure(ctx: ReportContext, data: dict) -> str:
 
 def _reward_figure(ctx: ReportContext, data: dict) -> str:
     import matplotlib.pyplot as plt
-    from .reward import best_of_n, rate_reward_curve, rate_reward_model
+    from ..rd.reward import best_of_n, rate_reward_curve, rate_reward_model
     slopes = np.linspace(0.0, 4.0, 9)
     note = ""
     try:

@@ -9,7 +9,7 @@ Leaves out the block/batch speed-up study (see benchmarks/bench_compress.py).
 
 from __future__ import annotations
 
-from ..report.core import ReportContext, Section, esc, figure_html, table_html
+from .core import ReportContext, Section, esc, figure_html, table_html
 
 FAST_BYTES = 1_500
 FULL_BYTES = 16_000
@@ -29,8 +29,8 @@ def _blocks(model, n_bytes: int) -> int | None:
 
 
 def build(ctx: ReportContext) -> Section:
-    from .baselines import baseline_sizes
-    from .codec import compress, decompress_detailed
+    from ..coding.baselines import baseline_sizes
+    from ..coding.codec import compress, decompress_detailed
     data = ctx.text()[: FAST_BYTES if ctx.fast else FULL_BYTES]
     specs = ["builtin:gpt"] if ctx.fast else list(ctx.models)
     rows = [{"compressor": r["compressor"], "bytes (whole file)": r["bytes"],

@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from ..errors import ModelNotAvailableError
-from .capability import capabilities
-from ..report.core import ReportContext, Section, esc, figure_html, table_html
+from ..models.capability import capabilities
+from .core import ReportContext, Section, esc, figure_html, table_html
 
 __all__ = ["build", "surprisal_heatmap_html"]
 
@@ -102,7 +102,7 @@ def _histograms(results: dict) -> str:
 
 def build(ctx: ReportContext) -> Section:
     """The "Token models" section: per-model table, surprisal heat-map and histograms."""
-    from .scoring import score_bytes
+    from ..models.scoring import score_bytes
     text = ctx.text()
     if ctx.fast:
         text = text[:FAST_BYTES]

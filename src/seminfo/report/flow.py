@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..report.core import ReportContext, Section, esc, figure_html, table_html
+from .core import ReportContext, Section, esc, figure_html, table_html
 
 MODEL = "builtin:gpt"
 
@@ -28,10 +28,10 @@ def _passages(ctx: ReportContext, k: int, n_bytes: int) -> list[str]:
 
 
 def build(ctx: ReportContext) -> Section:
-    from . import (ConfoundedSCM, answer_information, attention_var, granger, information_flow,
+    from ..flow import (ConfoundedSCM, answer_information, attention_var, granger, information_flow,
                    linear_granger, logit_lens, pca_trajectory, prompt_information, residual_streams,
                    submartingale_test)
-    from .plots import answer_figure, density_figure, lens_figure
+    from ..flow.plots import answer_figure, density_figure, lens_figure
 
     fast = ctx.fast
     model = ctx.model(MODEL)
