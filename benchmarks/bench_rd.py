@@ -66,7 +66,7 @@ def main() -> None:
                 ref = rate_distortion(p, d, D=ours.distortion, tol=1e-12)
                 err = abs(ours.rate - ref.rate)
                 print(f"{name:34s} {'seminfo':8s} {ours.distortion:10.6f} {ours.rate:13.9f} "
-                      f"{err:9.1e} {ours.rate_upper - ours.rate_lower:8.1e} {t_ours:9.4f} "
+                      f"{err:9.1e} {ours.width:8.1e} {t_ours:9.4f} "
                       f"{'':>8s}{'' if ours.converged else '  (not converged)'}")
                 if args.no_dit:
                     continue

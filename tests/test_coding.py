@@ -625,3 +625,12 @@ def test_report_section_fast(tmp_path):
     run = section.data["runs"]["builtin:gpt"]
     assert run["original_bytes"] == 1500 and run["coder_overhead_percent"] < 2
     assert "<table>" in section.html and "data:image/png;base64" in section.html
+
+
+def test_empty_input_has_no_nan_rates(model):
+    import math
+    r = compress(b"", model)
+    assert r.cross_entropy_bits == 0 and r.cross_entropy_bits_per_byte == 0 and r.payload_bits_per_byte == 0
+    assert r.coder_overhead_percent == 0 and r.cross_entropy_bits_per_token == 0
+    assert r.archive_bits_per_byte == math.inf and r.archive_bytes > 0
+    assert not any(isinstance(v, float) and math.isnan(v) for v in r.as_dict().values())

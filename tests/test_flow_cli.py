@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from seminfo.cli._common import to_json
 from seminfo.cli.main import main
 
 pytest.importorskip("torch")
@@ -59,17 +60,53 @@ def test_flow_options_and_plots(capsys, tmp_path):
     assert len(out["lens"]["layers"]) == 5
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["answers.png", "density.png",
                                                                       "lens.png"]
-    assert main(["flow", "--prompt", "a", "--response", " b"]) == 0          # the table output
-    assert "bits" in capsys.readouterr().out
+    assert main(["flow", "--prompt", "a", "--response", " b c"]) == 0          # the table output
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["t", "token", "surprisal_bits", "marginal_surprisal_bits",
+                                "info_density_bits", "cumulative_bits", "expected_density_bits"]
+    assert [ln.split()[0] for ln in table[1:3]] == ["1", "2"]
+    assert any(ln.startswith("S_n = ") and "(marginal: null-prompt)" in ln for ln in table)
+    assert any(ln.startswith("expected_density_bits: E[iota_t | y^{t-1}]") for ln in table)
+
+
+def test_flow_cli_prints_what_analyze_flow_returns(capsys):
+    from seminfo.flow import FlowAnalysis, analyze_flow
+    argv = ["--model", "builtin:ngram", "--prompt", "The list", "--generate", "6", "--seed", "5",
+            "--answer", " yes", "--answer", " no", "--paths", "2", "--path-tokens", "3", "--samples", "3"]
+    printed = run_json(capsys, *argv)
+    r = analyze_flow("builtin:ngram", "The list", n_tokens=6, seed=5, answers=[" yes", " no"], n_paths=2,
+                     path_tokens=3, n_samples=3)
+    assert isinstance(r, FlowAnalysis) and r.lens is None and r.elbo is None
+    assert printed == json.loads(to_json(r.summary()))
+    assert printed["legend"]["expected_density_bits"].startswith("E[iota_t | y^{t-1}]")
+
+
+def test_analyze_flow_checks_arguments_before_loading(monkeypatch):
+    import seminfo.models.capability as capability
+    from seminfo.errors import InputError
+    from seminfo.flow import analyze_flow
+    monkeypatch.setattr(capability, "as_model", lambda *a, **k: pytest.fail("loaded a model"))
+    with pytest.raises(InputError, match=r"The `n_tokens` parameter of analyze_flow must be an integer "
+                                         r"<= 4096. Got 100000000000."):
+        analyze_flow("builtin:gpt", "x", n_tokens=100_000_000_000)
+    with pytest.raises(InputError, match=r"The `seed` parameter of analyze_flow must be None, a "
+                                         r"non-negative integer"):
+        analyze_flow("builtin:gpt", "x", n_tokens=3, seed=-1)
+    with pytest.raises(InputError, match=r"The `n_samples` parameter of analyze_flow must be 0 \(no "
+                                         r"test\) or at least 2. Got 1."):
+        analyze_flow("builtin:gpt", "x", " y", n_samples=1)
+    with pytest.raises(InputError, match=r"analyze_flow needs a `response` to score or a number of "
+                                         r"tokens"):
+        analyze_flow("builtin:gpt", "x")
 
 
 def test_flow_cli_errors(capsys, tmp_path):
     assert main(["flow", "--prompt", "", "--generate", "3"]) == 2
-    assert "`prompt` parameter of information_flow must not be empty" in capsys.readouterr().err
-    assert main(["flow", "--prompt", "x", "--generate", "100000"]) == 2
-    assert "context" in capsys.readouterr().err
+    assert "The `--prompt` option of seminfo flow must not be empty" in capsys.readouterr().err
+    assert main(["flow", "--prompt", "x", "--generate", "300"]) == 2
+    assert "more than the model's context of 256" in capsys.readouterr().err
     assert main(["flow", "--prompt", "x", "--generate", "3", "--answer", " a", "--answer", ""]) == 2
-    assert "`answers` parameter of answer_information must not be empty" in capsys.readouterr().err
+    assert "The `--answer` option of seminfo flow must not be empty" in capsys.readouterr().err
     bad = tmp_path / "p.jsonl"
     bad.write_text('{"text": "a", "weight": 0.7}\n{"text": "b", "weight": 0.7}\n')
     assert main(["flow", "--prompt", "a", "--response", " b", "--prompt-set", str(bad)]) == 2

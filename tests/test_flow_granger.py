@@ -122,7 +122,7 @@ def test_linear_granger_gaussian_te_identity():
     r = linear_granger(x, y, order=1)
     truth = 0.5 * math.log2(1 + b * b * sx * sx / (se * se))
     assert abs(r.value - truth) < 5 * r.stderr + r.extra["null_bias"]
-    # TE = 1/2 ln(RSS_r / RSS_f) = 1/2 ln(1 + q F / df) on the same data (SPEC §8)
+    # TE = 1/2 ln(RSS_r / RSS_f) = 1/2 ln(1 + q F / df) on the same data (theory §8)
     q, df = r.df
     assert r.value == pytest.approx(0.5 * math.log2(1 + q * r.statistic / df), rel=1e-10)
 

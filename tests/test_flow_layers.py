@@ -136,5 +136,17 @@ def test_residual_streams_feed_linear_granger():
     with torch.no_grad():
         hs = m(torch.tensor(ids[None]), output_hidden_states=True).hidden_states
     assert np.allclose(H[-1], hs[-1][0].double().numpy())
-    r = linear_granger(pca_trajectory(H[2], 2), pca_trajectory(H[0], 2), order=1)
-    assert r.units == "bits/step" and np.isfinite(r.value)
+    x, y = pca_trajectory(H[2], 2), pca_trajectory(H[0], 2)
+    r = linear_granger(x, y, order=1)
+    # independent check: TE = (1/2) log2(det Sigma_restricted / det Sigma_full) from two least-squares fits
+    ones = np.ones((59, 1))
+    restricted = np.hstack([ones, y[:-1]])
+    full = np.hstack([ones, y[:-1], x[:-1]])
+
+    def residual_cov(design):
+        coef, *_ = np.linalg.lstsq(design, y[1:], rcond=None)
+        e = y[1:] - design @ coef
+        return e.T @ e / len(e)
+    te = 0.5 * np.log2(np.linalg.det(residual_cov(restricted)) / np.linalg.det(residual_cov(full)))
+    assert r.units == "bits/step" and te > 0
+    assert r.value == pytest.approx(te, rel=1e-9)

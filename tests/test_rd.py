@@ -28,8 +28,8 @@ def zipf(K):
 def test_bernoulli_hamming_closed_form(p, D):
     r = seminfo.rate_distortion([1 - p, p], 1 - np.eye(2), D=D)
     truth = h(p) - h(D)
-    assert r.converged and r.rate_upper - r.rate_lower <= 1e-9
-    assert r.rate_lower - 1e-12 <= truth <= r.rate_upper + 1e-12
+    assert r.converged and r.upper - r.lower <= 1e-9
+    assert r.lower - 1e-12 <= truth <= r.upper + 1e-12
     assert r.distortion == D
 
 
@@ -37,8 +37,8 @@ def test_bernoulli_hamming_closed_form(p, D):
 def test_uniform_mary_hamming_closed_form(M, D):
     r = rate_distortion(np.full(M, 1.0 / M), "hamming", D=D)
     truth = math.log2(M) - h(D) - D * math.log2(M - 1)
-    assert r.rate_lower - 1e-12 <= truth <= r.rate_upper + 1e-12
-    assert r.rate_upper - r.rate_lower <= 1e-9
+    assert r.lower - 1e-12 <= truth <= r.upper + 1e-12
+    assert r.upper - r.lower <= 1e-9
 
 
 def test_zipf_hamming_small_D_matches_erokhin_form():
@@ -49,18 +49,18 @@ def test_zipf_hamming_small_D_matches_erokhin_form():
     r = rate_distortion(p, "hamming", D=D)
     H = float(-(p * np.log2(p)).sum())
     truth = H - h(D) - D * math.log2(63)
-    assert r.rate_lower - 1e-12 <= truth <= r.rate_upper + 1e-12
+    assert r.lower - 1e-12 <= truth <= r.upper + 1e-12
 
 
 def test_slope_point_lies_on_curve_and_kernel_is_consistent():
     r = rate_distortion([0.7, 0.3], "hamming", slope=-2.0)
-    assert r.rate_lower - 1e-12 <= h(0.3) - h(r.distortion) <= r.rate_upper + 1e-12
+    assert r.lower - 1e-12 <= h(0.3) - h(r.distortion) <= r.upper + 1e-12
     Q = r.conditional
     assert np.allclose(Q.sum(axis=1), 1.0)
     p = np.array([0.7, 0.3])
     joint = p[:, None] * Q
     assert abs(float((joint * (1 - np.eye(2))).sum()) - r.distortion) < 1e-12
-    assert abs(seminfo.mutual_information(joint) - r.rate_upper) < 1e-9
+    assert abs(seminfo.mutual_information(joint) - r.upper) < 1e-9
     # slope reported back in bits per distortion unit: h'(D) = log2((1 - D) / D)
     assert abs(-math.log2((1 - r.distortion) / r.distortion) - r.slope) < 1e-6
 
@@ -70,7 +70,7 @@ def test_endpoints_d_min_and_d_max():
     assert rate_distortion(p, "hamming", D=0.6).rate == 0.0        # D >= D_max = 1 - 0.5
     r0 = rate_distortion(p, "hamming", D=0.0)                      # lossless: H(X)
     H = float(-(p * np.log2(p)).sum())
-    assert r0.rate_lower - 1e-12 <= H <= r0.rate_upper + 1e-12
+    assert r0.lower - 1e-12 <= H <= r0.upper + 1e-12
     assert r0.slope == -math.inf
 
 
@@ -80,7 +80,7 @@ def test_reproduction_alphabet_differs_and_forbidden_pairs():
     d = np.array([[0.0, 1.0, np.inf], [np.inf, 1.0, 0.0]])
     for D in (0.1, 0.5, 0.9):
         r = rate_distortion([0.5, 0.5], d, D=D)
-        assert r.rate_lower - 1e-12 <= 1 - D <= r.rate_upper + 1e-12
+        assert r.lower - 1e-12 <= 1 - D <= r.upper + 1e-12
         assert np.all(r.conditional[0, 2] == 0) and np.all(r.conditional[1, 0] == 0)
     assert rate_distortion([0.5, 0.5], d, D=1.0).rate == 0.0
 
@@ -95,7 +95,7 @@ def test_distortion_rate_inverts_rate_distortion():
     p = zipf(32)
     r = rate_distortion(p, "hamming", D=0.2)
     dr = distortion_rate(p, "hamming", R=r.rate)
-    assert dr.distortion_upper - dr.distortion_lower <= 1e-9
+    assert dr.upper - dr.lower <= 1e-9
     assert abs(dr.distortion - 0.2) < 1e-6   # D(R) slope is finite: 1e-9 bits ~ 1e-9/|slope|
 
 
@@ -103,7 +103,7 @@ def test_distortion_rate_inverts_rate_distortion():
 def test_curve_is_convex_non_increasing_and_certified():
     p = zipf(64)
     c = rate_distortion_curve(p, "hamming")
-    D, lo, up = c.distortion, c.rate_lower, c.rate_upper
+    D, lo, up = c.distortion, c.lower, c.upper
     assert c.converged and np.all(up - lo <= 1e-9)
     assert np.all(np.diff(D) > 0) and np.all(np.diff(c.rate) <= 1e-12)
     slopes = np.diff(c.rate) / np.diff(D)
@@ -113,8 +113,8 @@ def test_curve_is_convex_non_increasing_and_certified():
     # so the true value, in both, is within the curve's interval)
     for i in (1, len(D) // 2, len(D) - 2):
         ref = rate_distortion(p, "hamming", D=float(D[i]), tol=1e-12)
-        assert ref.rate_upper - ref.rate_lower <= 1e-12
-        assert max(lo[i], ref.rate_lower) <= min(up[i], ref.rate_upper) + 1e-14
+        assert ref.upper - ref.lower <= 1e-12
+        assert max(lo[i], ref.lower) <= min(up[i], ref.upper) + 1e-14
 
 
 def test_intervals_contain_high_precision_value_random_problems():
@@ -127,16 +127,16 @@ def test_intervals_contain_high_precision_value_random_problems():
         D = 0.5 * (c.distortion[1] + c.distortion[2])
         loose = rate_distortion(p, d, D=D, tol=1e-6)
         tight = rate_distortion(p, d, D=D, tol=1e-12)
-        assert max(loose.rate_lower, tight.rate_lower) <= min(loose.rate_upper, tight.rate_upper) + 1e-14
-        assert loose.rate_lower - 1e-12 <= tight.rate <= loose.rate_upper + 1e-12
-        assert loose.rate_upper - loose.rate_lower <= 1e-6
+        assert max(loose.lower, tight.lower) <= min(loose.upper, tight.upper) + 1e-14
+        assert loose.lower - 1e-12 <= tight.rate <= loose.upper + 1e-12
+        assert loose.upper - loose.lower <= 1e-6
 
 
 def test_max_iter_reports_non_convergence():
     with pytest.warns(RuntimeWarning, match="max_iter=1 before the certified width"):
         r = rate_distortion(zipf(64), "hamming", slope=-3.0, max_iter=1)
     assert not r.converged
-    assert r.rate_lower <= r.rate_upper
+    assert r.lower <= r.upper
 
 
 # --------------------------------------------------------------------------- bad input
@@ -219,7 +219,7 @@ def test_cli_rd_json_csv_and_plot(tmp_path, capsys):
     assert lines[0].startswith("distortion,rate_bits") and len(lines) > 5
     assert png.stat().st_size > 1000
     assert main(["rd", str(f), "--D", "-1"]) == 2
-    assert "minimum achievable distortion" in capsys.readouterr().err
+    assert "`--D`" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("[0.5, 0.6]")
     assert main(["rd", str(bad)]) == 2
@@ -241,10 +241,10 @@ def test_intervals_contain_closed_form_without_slack(M, D):
     # rounding is part of the certificate: no tolerance beyond the interval itself
     r = rate_distortion(np.full(M, 1.0 / M), "hamming", D=D)
     truth = math.log2(M) - h(D) - D * math.log2(M - 1)
-    assert r.rate_lower <= truth <= r.rate_upper and r.rate_upper - r.rate_lower <= 1e-9
+    assert r.lower <= truth <= r.upper and r.upper - r.lower <= 1e-9
     s = rate_distortion(np.full(M, 1.0 / M), "hamming", slope=-4.0)
     truth = math.log2(M) - h(s.distortion) - s.distortion * math.log2(M - 1)
-    assert s.rate_lower <= truth <= s.rate_upper
+    assert s.lower <= truth <= s.upper
 
 
 def test_no_single_reproduction_column_is_certified_beyond_last_point():
@@ -252,7 +252,7 @@ def test_no_single_reproduction_column_is_certified_beyond_last_point():
     d = np.array([[0.0, np.inf], [np.inf, 0.0]])
     for D in (0.0, 0.5, 3.0):
         r = rate_distortion([0.5, 0.5], d, D=D)
-        assert r.converged and r.rate_lower <= 1.0 <= r.rate_upper
+        assert r.converged and r.lower <= 1.0 <= r.upper
     r = rate_distortion([0.4, 0.3, 0.3], [[0, np.inf, 2.0], [np.inf, 0, np.inf], [1, 0, np.inf]], D=2.0)
     assert r.converged and r.width <= 1e-9
 

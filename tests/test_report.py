@@ -30,6 +30,10 @@ def test_report_fast_mode_builds_every_section(tmp_path):
     assert rows["builtin:diffusion"]["stderr"] > 0 and rows["builtin:gpt"]["stderr"] == 0
     assert max(arch["var_reconstruction_error"].values()) < 1e-3
     assert set(arch["flow_total_bits"]) == {"builtin:gpt", "builtin:mamba", "builtin:diffusion"}
+    row = next(r for r in data["sections"]["compression"]["data"]["rows"] if r["compressor"].startswith("seminfo"))
+    whole, ce = row["bits/byte (whole file)"], row["model cross-entropy (bits/byte)"]
+    assert row["whole file over cross-entropy (%)"] == pytest.approx(100 * (whole / ce - 1))
+    assert 0 <= row["payload over cross-entropy (%)"] < row["whole file over cross-entropy (%)"]
 
 
 def test_compression_section_codes_large_models_in_batched_blocks():

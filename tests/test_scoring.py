@@ -201,7 +201,7 @@ def test_outputs_json_and_csv(gpt, tmp_path):
     r = score_text(gpt, ["first doc", "second one"], progress=False)
     s = json.loads(json.dumps(r.summary()))
     assert {"bits_per_token", "bits_per_byte", "n_tokens", "n_bytes", "perplexity", "documents"} <= set(s)
-    assert s["units"]["bits_per_byte"] == "bits/byte"
+    assert s["units"] == "bits" and s["field_units"]["bits_per_byte"] == "bits/byte"
     rows = r.token_rows()
     assert len(rows) == r.n_tokens and rows[0]["position"] == 0 and rows[0]["document"] == "doc0"
     tok_csv = r.write_csv(tmp_path / "t.csv", level="token", tokenizer=gpt.tokenizer)
@@ -363,7 +363,7 @@ def test_cli_score(gpt, hf_tok, tmp_path):
                             "--no-progress", "--window", "16", "--stride", "8"])
     assert code == 0 and out.splitlines()[0].startswith("name,n_tokens")
     code, _, err = run_cli(["score", "--model", "nobody/none", "--text", str(text)])
-    assert code == 2 and "huggingface-cli download nobody/none" in err
+    assert code == 2 and "nobody/none" in err and "not in the local Hugging Face cache" in err
     code, _, err = run_cli(["score", "--model", str(model_dir), "--text", str(tmp_path / "no.txt")])
     assert code == 2 and "does not exist" in err
 
@@ -372,7 +372,7 @@ def test_cli_help_has_an_example():
     with pytest.raises(SystemExit):
         run_cli(["score", "--help"])
     from seminfo.cli.main import build_parser
-    assert "seminfo score --model builtin:gpt" in build_parser()._subparsers._group_actions[0].choices[
+    assert "seminfo score --model builtin:" in build_parser()._subparsers._group_actions[0].choices[
         "score"].format_help()
 
 

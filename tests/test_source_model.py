@@ -46,7 +46,7 @@ def test_markov_mean_surprisal_equals_entropy_rate():
 
 def test_hmm_mean_surprisal_inside_certified_interval():
     src = HiddenMarkovSource([[0.9, 0.1], [0.2, 0.8]], [[0.8, 0.15, 0.05], [0.1, 0.3, 0.6]])
-    iv = src.entropy_rate(horizon=10)
+    iv = src.entropy_rate_interval(horizon=10)
     assert iv.width < 1e-3
     x = src.sample(30_000, seed=1)
     s, _ = SourceModel(src).token_stats(x[None])

@@ -103,11 +103,9 @@ def test_predictive_log_loss_converges_to_entropy_rate(src):
     x = src.sample(40_000, seed=11)
     loss = mean_log_loss_bits(src, x)
     m, se = batch_mean(loss)
-    rate = src.entropy_rate()
-    if isinstance(rate, Interval):
-        gap = max(rate.lower - m, m - rate.upper, 0.0)
-    else:
-        gap = abs(m - rate)
+    rate = src.entropy_rate_interval()
+    assert isinstance(rate, Interval) and isinstance(src.entropy_rate(), float)
+    gap = max(rate.lower - m, m - rate.upper, 0.0)
     assert gap < 5 * se, (m, se, rate)
 
 
@@ -145,7 +143,7 @@ def test_markov_bad_inputs():
     with pytest.raises(DistributionError, match=r"The `P` parameter of MarkovSource must define an irreducible "
                                                 r"chain .* Got 2 closed classes"):
         MarkovSource(np.eye(2))
-    with pytest.raises(ShapeError, match=r"must have shape \(K\*\*order, K\) or \(K,\)\*\(order\+1\) for order 2"):
+    with pytest.raises(ShapeError, match=r"must have shape \(K\*\*order, K\) = \(4, 2\) or \(K,\)\*\(order\+1\) for order 2"):
         MarkovSource(np.full((3, 2), 0.5), order=2)
     with pytest.raises(InputError, match=r"The `order` parameter of MarkovSource must be a positive integer"):
         MarkovSource([[1.0]], order=0)
@@ -165,7 +163,7 @@ def test_transient_states_are_allowed():
 
 # ------------------------------------------------------------------ hidden Markov
 def test_hmm_bounds_tighten_with_horizon():
-    ivs = [HMM.entropy_rate(horizon=n) for n in range(1, 10)]
+    ivs = [HMM.entropy_rate_interval(horizon=n) for n in range(1, 10)]
     for a, b in zip(ivs, ivs[1:]):
         assert b.lower >= a.lower - 1e-12 and b.upper <= a.upper + 1e-12
         assert b.width < a.width
@@ -174,7 +172,7 @@ def test_hmm_bounds_tighten_with_horizon():
 
 def test_hmm_with_identity_emissions_is_its_markov_chain():
     T = np.array([[0.7, 0.3], [0.4, 0.6]])
-    iv = HiddenMarkovSource(T, np.eye(2)).entropy_rate(horizon=3)
+    iv = HiddenMarkovSource(T, np.eye(2)).entropy_rate_interval(horizon=3)
     truth = MarkovSource(T).entropy_rate()
     assert iv.lower == pytest.approx(truth, abs=1e-12) and iv.upper == pytest.approx(truth, abs=1e-12)
 
@@ -185,7 +183,7 @@ def test_hmm_block_entropy_and_pmf_agree():
     assert np.allclose(HMM.block_pmf(4).sum(axis=3), HMM.block_pmf(3))
     assert np.allclose(HMM.block_pmf(4).sum(axis=0), HMM.block_pmf(3))     # stationary
     h = [HMM.block_entropy(n) for n in (7, 8)]
-    assert h[1] - h[0] == pytest.approx(HMM.entropy_rate(horizon=8).upper, abs=1e-12)
+    assert h[1] - h[0] == pytest.approx(HMM.entropy_rate_interval(horizon=8).upper, abs=1e-12)
 
 
 def test_hmm_sample_emission_frequencies():
@@ -210,6 +208,9 @@ def test_hmm_bad_inputs():
     with pytest.raises(InputError, match=r"The `horizon` parameter of HiddenMarkovSource.entropy_rate \(n = 30\)"
                                          r" is too large for exact enumeration"):
         HMM.entropy_rate(horizon=30)
+    with pytest.raises(InputError, match=r"The `horizon` parameter of HiddenMarkovSource.entropy_rate_interval "
+                                         r"\(n = 30\) is too large for exact enumeration"):
+        HMM.entropy_rate_interval(horizon=30)
     with pytest.raises(InputError, match=r"has probability 0 under this source at position 1"):
         HiddenMarkovSource([[0.5, 0.5], [0.5, 0.5]], [[1.0, 0.0], [1.0, 0.0]]).predictive_log_probs([0, 1, 0])
 
@@ -336,7 +337,7 @@ def test_hmm_bounds_equal_brute_force_conditional_entropies_and_enclose_the_rate
     horizon's interval contains the (nested) horizon-12 interval, hence the rate."""
     import itertools
     S, K = HMM.n_states, HMM.alphabet_size
-    fine = HMM.entropy_rate(horizon=12)
+    fine = HMM.entropy_rate_interval(horizon=12)
     for n in (1, 2, 3, 4):
         joint = np.zeros((S,) + (K,) * n)                      # axes S_1, Y_1..Y_n
         for states in itertools.product(range(S), repeat=n):
@@ -345,13 +346,15 @@ def test_hmm_bounds_equal_brute_force_conditional_entropies_and_enclose_the_rate
                 joint[(states[0],) + ys] += w_s * np.prod([HMM.E[s, y] for s, y in zip(states, ys)])
         upper = entropy(joint.sum(axis=0)) - (entropy(joint.sum(axis=(0, n))) if n > 1 else 0.0)
         lower = entropy(joint) - entropy(joint.sum(axis=n))
-        iv = HMM.entropy_rate(horizon=n)
+        iv = HMM.entropy_rate_interval(horizon=n)
         assert iv.lower == pytest.approx(lower, abs=1e-12) and iv.upper == pytest.approx(upper, abs=1e-12)
         assert iv.lower <= fine.lower and fine.upper <= iv.upper
 
 
 def test_non_numeric_transition_arrays_raise_input_errors():
-    with pytest.raises(DistributionError, match=r"The `P` parameter of MarkovSource must be a numeric array"):
+    with pytest.raises(DistributionError, match=r"The `P` parameter of MarkovSource must be an array of "
+                                                r"transition probabilities \(real numbers\). Got text values"):
         MarkovSource("ab")
-    with pytest.raises(DistributionError, match=r"The `policy` and `channel` parameters of FeedbackChannel"):
+    with pytest.raises(DistributionError, match=r"The `policy` parameter of FeedbackChannel must be an array of "
+                                                r"probabilities \(real numbers\). Got text values"):
         FeedbackChannel("abc", CH.channel)

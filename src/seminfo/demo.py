@@ -7,12 +7,16 @@ its standard error, so a reader sees at once whether the estimators recover the 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .results import Interval, Result
+
+#: Most samples per source :func:`foundation_table` accepts (100,000 take about a second).
+MAX_SAMPLES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -59,16 +63,35 @@ def builtin_sources():
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _feedback_rates(horizon: int):
+    """The feedback channel's exact rates at `horizon` (seconds of enumeration, same every call)."""
+    return builtin_sources()["feedback channel"].rates(horizon)
+
+
 def foundation_table(n: int = 100_000, *, seed: int = 0, hmm_horizon: int = 10) -> list[DemoRow]:
-    """Exact quantities and estimates from `n` samples of each built-in source (bits/symbol)."""
+    """Exact quantities and estimates from `n` samples of each built-in source (bits/symbol).
+
+    `n` is at least 100 and at most :data:`MAX_SAMPLES` (time and memory grow linearly with it);
+    `seed` is a non-negative integer (source i is sampled with ``seed + 1000 * i``).
+    """
+    from ._validate import as_int, as_seed
     from .estimators import estimate_directed_information, estimate_entropy_rate, transfer_entropy
+    func = "foundation_table"
+    n = as_int(n, "n", func, minimum=100, maximum=MAX_SAMPLES)
+    seed = as_seed(seed, func)
+    if seed is None or not isinstance(seed, int):
+        from .errors import InputError
+        raise InputError(f"The `seed` parameter of {func} must be a non-negative integer (each source "
+                         f"is sampled with seed + 1000 * i). Got {seed!r}.")
+    hmm_horizon = as_int(hmm_horizon, "hmm_horizon", func, minimum=1)
     rows: list[DemoRow] = []
     units = "bits/symbol"
     for i, (name, src) in enumerate(builtin_sources().items()):
         rng_seed = seed + 1000 * i
         if name == "feedback channel":
             x, y = src.sample(n, seed=rng_seed)
-            rates = src.rates(hmm_horizon)
+            rates = _feedback_rates(hmm_horizon)
             for quantity, exact, est in (
                 ("directed information rate X->Y", rates.directed_information,
                  estimate_directed_information(x, y, method="ctw")),
@@ -83,8 +106,8 @@ def foundation_table(n: int = 100_000, *, seed: int = 0, hmm_horizon: int = 10) 
             # an order-3 plug-in estimates H(Y_t | Y_{t-3}^{t-1}) of the stationary process, which is
             # exactly the upper bound at horizon 4 and lies above the rate: compare it with that
             order = 3
-            exact = src.entropy_rate(horizon=order + 1).upper
-            rate = src.entropy_rate(horizon=hmm_horizon)
+            exact = src.entropy_rate_interval(horizon=order + 1).upper
+            rate = src.entropy_rate_interval(horizon=hmm_horizon)
             quantity = (f"H(Y_t | Y_(t-3)^(t-1)) (order-3 plug-in; rate in "
                         f"[{rate.lower:.5f}, {rate.upper:.5f}])")
         else:

@@ -2,6 +2,7 @@
 
 seminfo computes internally in nats or bits as convenient and reports in bits unless a `base`
 argument says otherwise. ``base=2`` gives bits, ``base=math.e`` nats, ``base=10`` hartleys (dits).
+Every base must be a finite number > 1.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ LN2 = math.log(2.0)
 
 
 def log_base(base: float, func: str = "") -> float:
-    """Return ln(base) after checking that `base` is a valid logarithm base (> 0 and != 1)."""
-    b = as_float(base, "base", func, minimum=0.0, strict_min=True)
-    if b == 1.0:
-        from .errors import InputError
-        raise InputError(f"The `base` parameter of {func} must be > 0 and != 1. Got 1.")
+    """Return ln(base) after checking that `base` is a valid logarithm base: a finite number > 1.
+
+    A base in (0, 1) is refused: it would flip the sign of every entropy and information.
+    """
+    b = as_float(base, "base", func, minimum=1, strict_min=True)
     return math.log(b)
 
 
@@ -34,5 +35,5 @@ def unit_name(base: float) -> str:
 
 
 def nats_to(value: float, base: float = 2.0) -> float:
-    """Convert a quantity in nats to the unit of `base`."""
-    return value / math.log(base)
+    """Convert a quantity in nats to the unit of `base` (a finite number > 1)."""
+    return value / log_base(base, "nats_to")

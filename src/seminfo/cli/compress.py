@@ -6,7 +6,12 @@ import argparse
 import pathlib
 import sys
 
-from ._common import add_load_options, open_model, print_table, to_json
+from ._common import (add_load_options, check_device, check_input_file, check_int, check_output,
+                      examples, open_model, print_table, to_json)
+
+FLAGS = {"src": "IN", "dst": "--output", "data": "IN", "blocks": "--blocks", "block_size": "--block-size",
+         "batch_size": "--batch-size", "window": "--window", "model": "--model", "spec": "--model",
+         "device": "--device"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Tokenize IN, range-code every token with the model's next-token "
                     "probabilities and write a self-describing archive (model spec and fingerprint, "
                     "block table, sha256 of the original). Prints the model's cross-entropy and the "
-                    "achieved size in bits per byte, the coder's overhead and tokens per second.\n\n"
-                    "Example: seminfo compress notes.txt -o notes.smz --model builtin:gpt --blocks 8",
+                    "achieved size in bits per byte, the coder's overhead and tokens per second.",
+        epilog=examples("seminfo compress notes.txt -o notes.smz --model builtin:ngram",
+                        "seminfo compress notes.txt -o notes.smz --model builtin:ngram --blocks 2 --json"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", type=pathlib.Path, metavar="IN", help="file to compress (any bytes)")
     p.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
@@ -36,15 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(p)
-    p.set_defaults(func=run_compress)
+    p.set_defaults(func=run_compress, flags=FLAGS)
 
     d = sub.add_parser(
         "decompress", help="restore a file compressed by `seminfo compress`",
         description="Decode an archive made by `seminfo compress`. The model is loaded from the "
                     "archive's spec when it is built in (give --model for a local directory); its "
                     "fingerprint must match. The output is written only after the sha256 of the "
-                    "original bytes verifies: a damaged archive leaves no output file.\n\n"
-                    "Example: seminfo decompress notes.smz -o notes.txt",
+                    "original bytes verifies: a damaged archive leaves no output file.",
+        epilog=examples("seminfo decompress notes.smz -o notes.out.txt"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("input", type=pathlib.Path, metavar="IN", help="archive to decompress")
     d.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
@@ -54,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--progress", action="store_true", help="progress bar on stderr")
     d.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(d)
-    d.set_defaults(func=run_decompress)
+    d.set_defaults(func=run_decompress, flags=FLAGS)
 
 
 def _report(result, as_json: bool) -> None:
@@ -62,16 +68,19 @@ def _report(result, as_json: bool) -> None:
     if as_json:
         print(to_json(d))
     else:
-        print_table([{"field": k, "value": v} for k, v in d.items() if k != "fingerprint"],
-                    file=sys.stdout)
+        print_table([{"field": k, "value": v} for k, v in d.items() if k != "fingerprint"])
 
 
 def run_compress(args: argparse.Namespace) -> int:
     from ..coding import compress_file
-    from ..errors import InputError
-    if not args.input.is_file():                   # before loading a model, not after
-        raise InputError(f"The `IN` argument of seminfo compress must name a readable file. "
-                         f"Got {str(args.input)!r}.")
+    cmd = "seminfo compress"
+    # before loading a model, not after
+    check_input_file(args.input, "IN", cmd)
+    check_output(args.output, "--output", cmd)
+    for flag, value in (("--blocks", args.blocks), ("--block-size", args.block_size),
+                        ("--batch-size", args.batch_size), ("--window", args.window)):
+        if value is not None:
+            check_int(value, flag, cmd, minimum=1)
     # the coder runs the model left to right: a masked-diffusion model stops here, before any output
     model = open_model(args.model, args, "score", "incremental", command="seminfo compress")
     result = compress_file(args.input, args.output, model, blocks=args.blocks,
@@ -83,6 +92,10 @@ def run_compress(args: argparse.Namespace) -> int:
 
 def run_decompress(args: argparse.Namespace) -> int:
     from ..coding import decompress_file
+    cmd = "seminfo decompress"
+    check_input_file(args.input, "IN", cmd)
+    check_output(args.output, "--output", cmd)
+    check_device(args.device, cmd)
     model = None if args.model is None else open_model(args.model, args, "score", "incremental",
                                                       command="seminfo decompress")
     result = decompress_file(args.input, args.output, model, progress=args.progress)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import sys
 
-from ._common import add_load_options, add_output_options, open_model, print_csv, print_table, to_json
+from ._common import (add_load_options, add_output_options, check_input_file, check_int, check_output,
+                      examples, open_model, print_csv, print_table, to_json, where)
 
-EXAMPLE = """example:
-  seminfo score --model builtin:gpt --text notes.txt --json
-  seminfo score --model ./my-model --text corpus/ --window 1024 --stride 512 --per-token tokens.csv
-"""
+_CMD = "seminfo score"
+
+#: Library parameter -> the flag that feeds it (for error messages).
+FLAGS = {"source": "--text", "window": "--window", "stride": "--stride", "batch_size": "--batch-size",
+         "resume": "--resume", "path": "--per-token", "device": "--device", "spec": "--model",
+         "model": "--model"}
 
 
 def register(subparsers) -> None:
@@ -21,7 +23,10 @@ def register(subparsers) -> None:
                     "\"text\") with a token model. Figures aggregate by totals as "
                     "lm-evaluation-harness does: bits/token = total bits / tokens, bits/byte = total "
                     "bits / UTF-8 bytes, perplexity = 2^(bits/token).",
-        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=examples("seminfo score --model builtin:ngram --text notes.txt --json",
+                        "seminfo score --model builtin:ngram --text corpus/ --per-token tokens.csv "
+                        "--resume run.jsonl"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True,
                    help="builtin:gpt, builtin:mamba, builtin:smollm2, builtin:ngram, a model directory or "
                         "an offline hub name (masked-diffusion models: use `seminfo compare`, which "
@@ -36,20 +41,33 @@ def register(subparsers) -> None:
     p.add_argument("--per-token", type=pathlib.Path, default=None, metavar="CSVPATH",
                    help="also write per-token surprisal and entropy (bits) to this CSV file")
     p.add_argument("--resume", type=pathlib.Path, default=None, metavar="PATH",
-                   help="JSONL checkpoint: finished documents are saved and skipped on restart")
+                   help="JSONL checkpoint: every scored window is appended to PATH, and a rerun with "
+                        "the same model, options and text skips the windows already there")
     add_load_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_output_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, flags=FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..models import score_text
-    if not args.text.exists():                     # before seconds of model loading, not after
-        raise InputError(f"The `--text` option of seminfo score must name a file, a directory or a "
-                         f".jsonl file. Got {str(args.text)!r}, which does not exist.")
-    model = open_model(args.model, args, "score", command="seminfo score")
+    # everything the user named is checked before seconds of model loading, not after
+    if not args.text.exists():
+        raise InputError(f"{where('--text', _CMD)} must name a file, a folder or a .jsonl file. Got "
+                         f"{str(args.text)!r}, which does not exist.")
+    if not args.text.is_dir():
+        check_input_file(args.text, "--text", _CMD, nonempty=True)
+    if args.window is not None:
+        check_int(args.window, "--window", _CMD, minimum=1)
+    if args.stride is not None:
+        check_int(args.stride, "--stride", _CMD, minimum=1)
+    check_int(args.batch_size, "--batch-size", _CMD, minimum=1, maximum=4096)
+    if args.per_token is not None:
+        check_output(args.per_token, "--per-token", _CMD)
+    if args.resume is not None:
+        check_output(args.resume, "--resume", _CMD)
+    model = open_model(args.model, args, "score", command=_CMD)
     result = score_text(model, args.text, window=args.window, stride=args.stride,
                         batch_size=args.batch_size, progress=not args.no_progress,
                         per_token=args.per_token is not None, resume=args.resume)
@@ -59,12 +77,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(to_json(summary))
     elif args.csv:
-        print_csv(result.document_rows(), file=sys.stdout)
+        print_csv(result.document_rows())
     else:
         head = {k: summary[k] for k in ("model", "bits_per_token", "bits_per_byte", "perplexity",
                                         "n_tokens", "n_bytes", "total_bits")}
-        print_table([head], file=sys.stdout)
+        print_table([head])
         if len(result.documents) > 1:
-            print(file=sys.stdout)
-            print_table(result.document_rows(), file=sys.stdout)
+            print()
+            print_table(result.document_rows())
+        print("\nunits: bits/token, bits/byte (of UTF-8 text), perplexity per token, total_bits in bits")
     return 0

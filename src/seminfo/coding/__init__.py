@@ -1,4 +1,4 @@
-"""Lossless compression driven by any token model (SPEC §12).
+"""Lossless compression driven by any token model (theory §12).
 
 ``compress(data, model)`` range-codes the tokens of `data` with the model's next-token
 distributions and returns the archive with its accounting (cross-entropy, achieved bits per byte,

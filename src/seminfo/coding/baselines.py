@@ -3,7 +3,7 @@
 Scope
 -----
 Sizes of the same bytes under the usual dictionary/context-mixing-free compressors, for the
-comparison the SPEC (§12) asks for. gzip, bzip2 and xz come from the python standard library
+comparison the theory (docs/theory.md §12) asks for. gzip, bzip2 and xz come from the python standard library
 (zlib, libbzip2, liblzma: the same libraries as the command-line tools, so the same sizes up to the
 container's few header bytes); zstd and brotli need the ``zstandard`` and ``brotli`` packages (the
 ``coding`` extra; pinned in requirements.lock) and are left out of the rows when those are missing.

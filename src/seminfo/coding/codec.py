@@ -2,7 +2,7 @@
 
 Scope
 -----
-Shannon's source coding theorem at token level (SPEC §12): the bytes are tokenized, each token is
+Shannon's source coding theorem at token level (theory §12): the bytes are tokenized, each token is
 range-coded with the model's next-token distribution ``p_M(x_t | x^{t-1})``, and the archive holds
 ``sum_t -log2 p_M(x_t | x^{t-1}) + O(1)`` bits per block [1]_ [2]_. Decoding runs the same model
 calls token by token (:class:`~seminfo.coding.context.ContextDriver`) so it sees bit-identical
@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import as_int
+from .._validate import as_int, utf8_bytes
 from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvailableError
 from ..results import Result
 from . import container
@@ -87,7 +87,9 @@ class CompressionResult(Result):
         Wall time of compression (tokenization, model calls, coder, packing; loading the model and
         computing its fingerprint excluded) and tokens coded per second.
     units : str
-        ``"bits/byte"`` for the per-byte fields; sizes are bytes, totals bits.
+        ``"bits/byte"`` for the per-byte fields; sizes are bytes, totals bits. For an empty input the
+        rates are 0 (nothing was coded), except ``archive_bits_per_byte``, which is ``inf``: the
+        archive still holds its header.
     """
 
     archive: bytes = field(repr=False)
@@ -160,7 +162,7 @@ class DecompressionResult(Result):
 
 def _as_bytes(data: Any, func: str) -> bytes:
     if isinstance(data, str):
-        return data.encode("utf-8")
+        return utf8_bytes(data, "data", func)
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data)
     raise InputError(f"The `data` parameter of {func} must be bytes (or str, encoded as UTF-8). "
@@ -286,8 +288,8 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
 
     Examples
     --------
-    >>> r = compress("Tokens carry semantic information.", "builtin:ngram")   # doctest: +SKIP
-    >>> decompress(r.archive) == b"Tokens carry semantic information."         # doctest: +SKIP
+    >>> r = compress("Tokens carry semantic information.", "builtin:ngram")
+    >>> decompress(r.archive) == b"Tokens carry semantic information."
     True
     """
     func = "compress"
@@ -339,18 +341,19 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     n_tok = sum(map(len, tokenized))
     ce_bits = ce_nats[0] / LN2
     payload = sum(map(len, payload_list))
-    per_byte = (lambda bits: bits / len(raw)) if raw else (lambda bits: math.nan)
+    # an empty input codes nothing: its rates are 0 (the header alone makes archive_bits_per_byte inf)
+    per_byte = (lambda bits: bits / len(raw)) if raw else (lambda bits: math.inf if bits else 0.0)
     return CompressionResult(
         archive=archive, model=m.name, fingerprint=fingerprint, original_bytes=len(raw),
         archive_bytes=len(archive), payload_bytes=payload, header_bytes=len(archive) - payload,
         tokens=n_tok, blocks=len(pieces), batch_size=batch, window=win or 0, keep=keep,
         restarts=restarts, cross_entropy_bits=ce_bits,
         cross_entropy_bits_per_byte=per_byte(ce_bits),
-        cross_entropy_bits_per_token=ce_bits / n_tok if n_tok else math.nan,
+        cross_entropy_bits_per_token=ce_bits / n_tok if n_tok else 0.0,
         payload_bits_per_byte=per_byte(8.0 * payload),
         archive_bits_per_byte=per_byte(8.0 * len(archive)),
-        coder_overhead_percent=100.0 * (8.0 * payload - ce_bits) / ce_bits if ce_bits > 0 else math.nan,
-        seconds=seconds, tokens_per_second=n_tok / seconds if seconds > 0 else math.nan)
+        coder_overhead_percent=100.0 * (8.0 * payload - ce_bits) / ce_bits if ce_bits > 0 else 0.0,
+        seconds=seconds, tokens_per_second=n_tok / seconds if seconds > 0 else 0.0)
 
 
 def _archive_bytes(archive: Any, func: str) -> bytes:
@@ -437,7 +440,7 @@ def decompress_detailed(archive: bytes, model: Any = None, *, progress: bool = F
     return DecompressionResult(data=data, model=name, original_bytes=len(data), tokens=n_tok,
                                blocks=len(header.blocks), batch_size=header.batch_size,
                                seconds=seconds,
-                               tokens_per_second=n_tok / seconds if seconds > 0 else math.nan)
+                               tokens_per_second=n_tok / seconds if seconds > 0 else 0.0)
 
 
 def decompress(archive: bytes, model: Any = None, *, progress: bool = False) -> bytes:

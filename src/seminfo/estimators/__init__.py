@@ -1,4 +1,4 @@
-"""Estimators of information measures from integer sequences (SPEC §3).
+"""Estimators of information measures from integer sequences (theory §3).
 
 * :mod:`.plugin`: entropy rate, mutual information and transfer entropy, plug-in with the
   Miller-Madow correction, sparse counting (:mod:`.counting`) so alphabets of 10^4+ symbols work.

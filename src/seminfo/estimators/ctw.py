@@ -1,4 +1,4 @@
-"""Context-tree weighting (CTW) over finite alphabets, vectorised with numpy (SPEC §3).
+"""Context-tree weighting (CTW) over finite alphabets, vectorised with numpy (theory §3).
 
 Scope: the sequential probability assignment of Willems, Shtarkov and Tjalkens [1] with
 Krichevsky-Trofimov (KT) estimators at every node, for a target alphabet of any size K:
@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validate import MAX_CELLS, as_int, as_symbols, check_size, same_length
 from .counting import encode
 
 __all__ = ["ctw_log_probs", "interleaved_context", "CTWPredictor"]
@@ -187,19 +188,33 @@ class CTWPredictor:
     depth: int = 5
     alphabet_size: int | None = None
 
+    def __post_init__(self) -> None:
+        as_int(self.depth, "depth", "CTWPredictor", minimum=0)
+        if self.alphabet_size is not None:
+            as_int(self.alphabet_size, "alphabet_size", "CTWPredictor", minimum=1, maximum=MAX_CELLS)
+
     def log_probs_sequence(self, target: np.ndarray, side: Sequence[np.ndarray] = ()) -> np.ndarray:
         """ln Q(target_t | target^{t-1}, side_j^t for every j), one per t, natural log, shape (n,)."""
-        return ctw_log_probs(*self._tree_input(target, side))
+        return ctw_log_probs(*self._tree_input(target, side, "CTWPredictor.log_probs_sequence"))
 
-    def _tree_input(self, target: np.ndarray, side: Sequence[np.ndarray]
+    def _tree_input(self, target: np.ndarray, side: Sequence[np.ndarray], func: str, full: bool = False
                     ) -> tuple[np.ndarray, np.ndarray, int, int]:
-        target = np.asarray(target, dtype=np.int64)
-        side = [np.asarray(s, dtype=np.int64) for s in side]
+        target = as_symbols(target, "target", func, alphabet_size=self.alphabet_size)
+        if isinstance(side, np.ndarray) and side.ndim == 1:
+            side = [side]                                  # one stream given bare
+        side = [as_symbols(s, "side", func) for s in side]
+        for s in side:
+            same_length(target, s, ("target", "side"), func)
         k = self.alphabet_size or int(target.max()) + 1
         m = max([k] + [int(s.max()) + 1 for s in side])
+        n = target.size
+        # context paths (n, depth * (1 + len(side))) plus a few (n,) arrays per level (n, K with `full`)
+        check_size(n * (self.depth * (1 + len(side)) + 1) + (n * k if full else 0), "depth", func,
+                   hint="Use a smaller depth or alphabet, or a shorter sequence.")
         return target, interleaved_context(target, side, self.depth, pad=m), k, m + 1
 
     def log_dists_sequence(self, target: np.ndarray, side: Sequence[np.ndarray] = ()
                            ) -> np.ndarray:
         """ln Q(a | target^{t-1}, side_j^t) for every t and symbol a, shape (n, K), natural log."""
-        return ctw_log_probs(*self._tree_input(target, side), full=True)
+        func = "CTWPredictor.log_dists_sequence"
+        return ctw_log_probs(*self._tree_input(target, side, func, full=True), full=True)

@@ -1,4 +1,4 @@
-"""Estimators for continuous data: Gaussian (closed form) and KSG nearest neighbours (SPEC §3).
+"""Estimators for continuous data: Gaussian (closed form) and KSG nearest neighbours (theory §3).
 
 Scope: for real-valued samples (embeddings, hidden states, activations)
 
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_columns, as_finite, as_int, same_length
-from ..errors import InputError
+from .._validate import as_columns, as_finite, as_int, check_size, same_length
+from ..errors import InputError, ShapeError
 from ..results import Estimate
 from ..units import log_base, unit_name
 from .counting import batch_means_stderr
@@ -52,7 +52,17 @@ def _local_gaussian(data: np.ndarray, func: str) -> np.ndarray:
     return -0.5 * (q + logdet + data.shape[1] * np.log(2 * np.pi))
 
 
+def _check_dims(n: int, d: int, func: str) -> None:
+    """Refuse data whose covariance cannot be estimated (n <= d) or would not fit in memory."""
+    if n <= d:
+        raise ShapeError(f"The data of {func} have {n} samples for {d} dimensions; a sample "
+                         "covariance needs more samples than dimensions. Add samples or drop columns.")
+    check_size(d * d, f"The data of {func} ({d} dimensions, a {d} x {d} covariance)",
+               hint="Reduce the dimension first (e.g. with seminfo.flow.pca_trajectory).")
+
+
 def _gaussian_cmi_terms(x: np.ndarray, y: np.ndarray, z: np.ndarray | None, func: str) -> np.ndarray:
+    _check_dims(len(x), x.shape[1] + y.shape[1] + (0 if z is None else z.shape[1]), func)
     if z is None:
         return (_local_gaussian(np.hstack([x, y]), func) - _local_gaussian(x, func)
                 - _local_gaussian(y, func))
@@ -84,6 +94,7 @@ def gaussian_mutual_information(x: Any, y: Any, z: Any = None, *, base: float = 
         ``bits/sample`` (base 2), stderr by batch means of the local terms.
     """
     func = "gaussian_mutual_information"
+    log_base(base, func)
     x, y = as_columns(x, "x", func), as_columns(y, "y", func)
     same_length(x, y, ("x", "y"), func)
     zz = None
@@ -113,13 +124,17 @@ def gaussian_transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *,
     func = "gaussian_transfer_entropy"
     k = as_int(k, "k", func, minimum=1)
     l = as_int(l, "l", func, minimum=1)
+    log_base(base, func)
     x, y = as_finite(x, "x", func, ndim=1), as_finite(y, "y", func, ndim=1)
     same_length(x, y, ("x", "y"), func)
     h = max(k, l)
     n = len(y)
     if n - h < 2 * (k + l + 1):
         raise InputError(f"The series of {func} are too short for histories k={k}, l={l}: "
-                         f"{n - h} samples for {k + l + 1} dimensions.")
+                         f"{max(n - h, 0)} samples for {k + l + 1} dimensions (at least twice as "
+                         "many samples as dimensions are needed). Use shorter histories.")
+    check_size((n - h) * (k + l + 1), f"The histories of {func} (k={k}, l={l}: {n - h} samples x "
+               f"{k + l + 1} dimensions)", hint="Use shorter histories.")
     ypast = np.stack([y[h - j: n - j] for j in range(1, k + 1)], axis=1)
     xpast = np.stack([x[h - j: n - j] for j in range(1, l + 1)], axis=1)
     terms = _gaussian_cmi_terms(y[h:, None], xpast, ypast, func)
@@ -149,10 +164,14 @@ def ksg_mutual_information(x: Any, y: Any, *, k: int = 3, base: float = 2) -> Es
     from scipy.special import digamma
 
     func = "ksg_mutual_information"
+    log_base(base, func)
     x, y = as_columns(x, "x", func), as_columns(y, "y", func)
     same_length(x, y, ("x", "y"), func)
     n = len(x)
-    k = as_int(k, "k", func, minimum=1, maximum=max(1, n - 1))
+    if n < 2:
+        raise ShapeError(f"The `x` and `y` parameters of {func} must hold at least 2 samples. Got {n}.")
+    k = as_int(k, "k", func, minimum=1, maximum=n - 1)
+    check_size(n * (k + 1), "k", func, hint="Use fewer neighbours.")   # the neighbour query
     joint = np.hstack([x, y])
     eps = cKDTree(joint).query(joint, k=k + 1, p=np.inf)[0][:, -1]
     if np.any(eps == 0):

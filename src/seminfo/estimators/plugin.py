@@ -1,4 +1,4 @@
-"""Plug-in (empirical) estimators with the Miller-Madow correction (SPEC §3).
+"""Plug-in (empirical) estimators with the Miller-Madow correction (theory §3).
 
 Scope: entropy rate under a Markov-order assumption, mutual information of paired samples, transfer
 entropy, all from integer sequences. Every measure is written from one kernel, the plug-in
@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_symbols, one_of, same_length
+from .._validate import (MAX_CELLS, MAX_SURROGATES, as_int, as_seed, as_symbols, int_power, one_of,
+                         same_length)
 from ..errors import InputError
 from ..results import Estimate
 from ..units import log_base, unit_name
@@ -146,8 +147,9 @@ def check_contexts(n_contexts: int, n_samples: int, what: str, func: str,
         if occupied * MIN_PER_CONTEXT <= n_samples:
             return
     seen = "" if occupied is None else f" and they occupy {occupied} distinct contexts"
+    count = "more than 2**200" if n_contexts == float("inf") else str(n_contexts)
     raise InputError(
-        f"The {what} of {func} allows {n_contexts} possible contexts but only {n_samples} "
+        f"The {what} of {func} allows {count} possible contexts but only {n_samples} "
         f"samples remain{seen} (fewer than {MIN_PER_CONTEXT} samples per occupied context), so the "
         "plug-in estimate is meaningless. Use a shorter history or more data.")
 
@@ -168,7 +170,8 @@ def estimate_entropy_rate(x: Any, *, order: int = 0, method: str = "miller-madow
     base : float
         Logarithm base of the result (2: bits).
     alphabet_size : int, optional
-        Declared K; symbols outside ``0..K-1`` raise AlphabetError. Default: ``max(x) + 1``.
+        Declared K (at most 2**28); symbols outside ``0..K-1`` raise AlphabetError. Default:
+        ``max(x) + 1``.
 
     Returns
     -------
@@ -182,8 +185,9 @@ def estimate_entropy_rate(x: Any, *, order: int = 0, method: str = "miller-madow
     """
     func = "estimate_entropy_rate"
     method = one_of(method, METHODS, "method", func)
+    log_base(base, func)
     if alphabet_size is not None:
-        alphabet_size = as_int(alphabet_size, "alphabet_size", func, minimum=1)
+        alphabet_size = as_int(alphabet_size, "alphabet_size", func, minimum=1, maximum=MAX_CELLS)
     x = as_symbols(x, "x", func, alphabet_size=alphabet_size)
     order = as_int(order, "order", func, minimum=0)
     if order >= len(x) - 1:
@@ -193,7 +197,7 @@ def estimate_entropy_rate(x: Any, *, order: int = 0, method: str = "miller-madow
     n = len(x) - order
     cols = lagged(x, range(1, order + 1), order)
     ctx = encode(cols, [k] * order, n_rows=n)
-    check_contexts(k ** order, n, f"order-{order} history", func, ctx[0])
+    check_contexts(int_power(k, order), n, f"order-{order} history", func, ctx[0])
     terms, bias = plugin_cmi_terms((x[order:], k), None, ctx)
     return _finish(terms, bias, method, base, func, order=order)
 
@@ -218,6 +222,7 @@ def estimate_mutual_information(x: Any, y: Any, *, method: str = "miller-madow",
     """
     func = "estimate_mutual_information"
     method = one_of(method, METHODS, "method", func)
+    log_base(base, func)
     x = as_symbols(x, "x", func, min_length=2)
     y = as_symbols(y, "y", func, min_length=2)
     same_length(x, y, ("x", "y"), func)
@@ -247,7 +252,7 @@ def transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *, base: float = 2,
     base : float
     method : {"plugin", "miller-madow"}
     surrogates : int
-        If > 0, that many surrogates with the source shuffled give ``pvalue`` (see
+        If > 0, that many surrogates (at most 10**6) with the source shuffled give ``pvalue`` (see
         :func:`seminfo.estimators.surrogate_test`; the statistic is the same estimate).
     seed : int or Generator, optional
         Seed of the surrogate shuffles.
@@ -265,7 +270,9 @@ def transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *, base: float = 2,
     k = as_int(k, "k", func, minimum=1)
     l = as_int(l, "l", func, minimum=1)
     method = one_of(method, METHODS, "method", func)
-    surrogates = as_int(surrogates, "surrogates", func, minimum=0)
+    surrogates = as_int(surrogates, "surrogates", func, minimum=0, maximum=MAX_SURROGATES)
+    seed = as_seed(seed, func)
+    log_base(base, func)
     x = as_symbols(x, "x", func)
     y = as_symbols(y, "y", func)
     same_length(x, y, ("x", "y"), func)
@@ -275,9 +282,10 @@ def transfer_entropy(x: Any, y: Any, k: int = 1, l: int = 1, *, base: float = 2,
                          f"length minus 1 ({len(y) - 1}).")
     kx, ky = _size(x, None), _size(y, None)
     n = len(y) - h
-    if ky ** k * kx ** l > n:
+    n_contexts = int_power(ky, k) * int_power(kx, l)
+    if n_contexts > n:
         y_past, x_past = _te_pasts(x, y, k, l, kx, ky)
-        check_contexts(ky ** k * kx ** l, n, f"history (k={k}, l={l})", func,
+        check_contexts(n_contexts, n, f"history (k={k}, l={l})", func,
                        encode([y_past[0], x_past[0]], [y_past[1], x_past[1]])[0])
     terms, bias = _te_kernel(x, y, k, l, kx, ky)
     est = _finish(terms, bias, method, base, func, k=k, l=l)

@@ -1,4 +1,4 @@
-"""Universal estimation of the directed information rate from samples (SPEC §3).
+"""Universal estimation of the directed information rate from samples (theory §3).
 
 Scope: the estimators I_hat_1 and I_hat_2 of Jiao, Permuter, Zhao, Kim and Weissman [1],
 
@@ -50,7 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_symbols, one_of, same_length
+from .._validate import (MAX_SURROGATES, as_int, as_seed, as_symbols, check_size, int_power, one_of,
+                         same_length)
 from ..errors import InputError
 from ..results import Estimate
 from ..units import log_base, unit_name
@@ -97,8 +98,9 @@ def _plugin_terms(x: np.ndarray, y: np.ndarray, order: int, method: str, func: s
     n = len(y) - order
     y_past = encode(lagged(y, range(1, order + 1), order), [ky] * order, n_rows=n)
     x_now = encode(lagged(x, range(0, order), order), [kx] * order, n_rows=n)
-    if ky ** order * kx ** order > n:
-        check_contexts(ky ** order * kx ** order, n, f"order-{order} history", func,
+    n_contexts = int_power(ky, order) * int_power(kx, order)
+    if n_contexts > n:
+        check_contexts(n_contexts, n, f"order-{order} history", func,
                        encode([y_past[0], x_now[0]], [y_past[1], x_now[1]])[0])
     terms, bias = plugin_cmi_terms((y[order:], ky), x_now, y_past)
     return terms, (bias if method == "miller-madow" else 0.0)
@@ -130,7 +132,7 @@ def estimate_directed_information(x: Any, y: Any, *, method: str = "ctw", depth:
         Universal estimator of [1]: 1 averages the log-ratio of the realised symbols' probabilities,
         2 the divergence D(Q(.|y^{t-1},x^t) || Q(.|y^{t-1})) of the full assignments.
     surrogates : int
-        If > 0, that many shuffled-source surrogates give ``pvalue``.
+        If > 0, that many shuffled-source surrogates (at most 10**6) give ``pvalue``.
     seed : int or Generator, optional
 
     Returns
@@ -147,8 +149,9 @@ def estimate_directed_information(x: Any, y: Any, *, method: str = "ctw", depth:
     method = one_of(method, ("ctw",) + METHODS, "method", func)
     depth = as_int(depth, "depth", func, minimum=0)
     order = as_int(order, "order", func, minimum=1)
-    surrogates = as_int(surrogates, "surrogates", func, minimum=0)
+    surrogates = as_int(surrogates, "surrogates", func, minimum=0, maximum=MAX_SURROGATES)
     variant = one_of(variant, (1, 2), "variant", func)
+    seed = as_seed(seed, func)
     ln_b = log_base(base, func)
     x = as_symbols(x, "x", func, min_length=2)
     y = as_symbols(y, "y", func, min_length=2)
@@ -163,6 +166,9 @@ def estimate_directed_information(x: Any, y: Any, *, method: str = "ctw", depth:
         if depth >= len(y):
             raise InputError(f"The `depth` parameter of {func} must be smaller than the sequence "
                              f"length ({len(y)}). Got {depth}.")
+        # the joint tree's context paths: (n, 2 * depth) int64, one (n,) array per level
+        check_size(len(y) * (2 * depth + 1), "depth", func,
+                   hint="Use a smaller `depth` or a shorter sequence.")
         pred = predictor if predictor is not None else CTWPredictor(depth=depth)
 
         def stat(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, float]:

@@ -1,4 +1,4 @@
-"""Exact information measures on explicit distributions (SPEC §1).
+"""Exact information measures on explicit distributions (theory §1).
 
 Entropy, conditional entropy, mutual information, conditional mutual information, relative entropy
 and cross-entropy (:mod:`.shannon`); directed information, causally conditioned entropy and reverse

@@ -17,16 +17,30 @@ from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.sparse import linalg as splinalg
 
+from .._validate import MAX_CELLS, check_size
 from ..errors import DistributionError
+
+
+#: Most states of a chain whose stationary law is solved exactly. The sparse LU of a chain over
+#: contexts (a de Bruijn graph) fills in fast: 2**13 states take about 0.2 s, 2**14 several seconds.
+MAX_STATES = 2 ** 13
+
+
+def check_states(N: int, param: str, func: str) -> None:
+    """Refuse a chain with more than :data:`MAX_STATES` states before building it."""
+    check_size(N, param, func, limit=MAX_STATES, unit="states",
+               hint="Use fewer states (a smaller alphabet, order or state space): the exact "
+                    "stationary law is one linear system over all of them.")
 
 
 def stationary_distribution(P: np.ndarray, param: str = "P", func: str = "") -> np.ndarray:
     """Unique stationary pmf pi of a row-stochastic matrix `P` (N, N): pi P = pi, sum pi = 1.
 
     Raises DistributionError when the chain has more than one closed communicating class (it is
-    reducible and its stationary law is not unique).
+    reducible and its stationary law is not unique), InputError above :data:`MAX_STATES` states.
     """
     N = P.shape[0]
+    check_states(N, param, func)
     S = sparse.csr_matrix(P)
     S.eliminate_zeros()                   # stored zeros are not edges of the support graph
     n_comp, label = csgraph.connected_components(S, directed=True, connection="strong")
@@ -54,8 +68,9 @@ def stationary_distribution(P: np.ndarray, param: str = "P", func: str = "") -> 
     return pi / pi.sum()
 
 
-#: Largest number of entries of a block pmf built by enumeration (about 128 MiB of float64).
-MAX_BLOCK_ENTRIES = 2 ** 24
+#: Largest number of entries of a block pmf built by enumeration: 2**24 (128 MiB of float64), a
+#: sixteenth of :data:`seminfo._validate.MAX_CELLS` because building it takes several such arrays.
+MAX_BLOCK_ENTRIES = MAX_CELLS // 16
 
 
 def chain_block_pmf(init: np.ndarray, P: np.ndarray, m: int) -> np.ndarray:

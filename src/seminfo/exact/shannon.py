@@ -58,18 +58,30 @@ def _cmi(p: np.ndarray, x: Sequence[int], y: Sequence[int], z: Sequence[int] = (
 
 
 def _axes_group(value: Any, name: str, func: str, ndim: int) -> tuple[int, ...]:
-    """Normalise one group of axes (an int or a sequence of ints) and check the range."""
-    items = [value] if isinstance(value, (int, np.integer)) else list(value)
+    """Normalise one group of axes (an int or a sequence of ints) and check the range.
+
+    Axis numbers are 0..ndim-1 (negative numbers, floats, booleans and text are refused), each at
+    most once.
+    """
+    where = f"The `{name}` parameter of {func}"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        items = [value]
+    elif isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, range, np.ndarray)):
+        raise ShapeError(f"{where} must be an axis number or a sequence of axis numbers in "
+                         f"0..{ndim - 1}. Got {value!r}.")
+    else:
+        items = list(np.asarray(value).ravel()) if isinstance(value, np.ndarray) else list(value)
     out = []
     for a in items:
-        if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -ndim <= int(a) < ndim:
-            raise ShapeError(f"The `{name}` parameter of {func} must hold axis numbers in "
-                             f"0..{ndim - 1} (the pmf has {ndim} axes). Got {value!r}.")
-        out.append(int(a) % ndim)
+        if (isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer))
+                or not 0 <= int(a) < ndim):
+            raise ShapeError(f"{where} must hold axis numbers in 0..{ndim - 1} (the pmf has "
+                             f"{ndim} axes). Got {value!r}.")
+        out.append(int(a))
     if not out:
-        raise ShapeError(f"The `{name}` parameter of {func} must name at least one axis. Got {value!r}.")
+        raise ShapeError(f"{where} must name at least one axis. Got {value!r}.")
     if len(set(out)) != len(out):
-        raise ShapeError(f"The `{name}` parameter of {func} must not repeat an axis. Got {value!r}.")
+        raise ShapeError(f"{where} must not repeat an axis. Got {value!r}.")
     return tuple(out)
 
 
@@ -152,8 +164,8 @@ def conditional_entropy(p_xy: Any, *, x_axes: Any = None, y_axes: Any = None, ba
     p_xy : array_like, shape (K_X, K_Y) or any shape with axis groups
         Joint pmf; by default axis 0 is X and axis 1 is Y.
     x_axes, y_axes : int or sequence of int, keyword-only
-        Groups of axes forming X and Y (other axes are marginalised out). If only one is given the
-        other takes the remaining axes.
+        Groups of axes forming X and Y, numbered 0..ndim-1 (other axes are marginalised out). If
+        only one is given the other takes the remaining axes.
     base : float, keyword-only
         Logarithm base (2 gives bits).
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_pmf, as_stochastic
-from ..errors import InputError, ShapeError
+from .._validate import MAX_AXES, as_int, as_pmf, as_real, as_stochastic, check_size, int_power
+from ..errors import DistributionError, InputError, ShapeError
 from ..units import log_base
 from ._stationary import MAX_BLOCK_ENTRIES, chain_block_pmf, stationary_distribution
 from .shannon import _cmi
@@ -38,11 +38,8 @@ _FUNC = "stationary_transfer_entropy"
 
 def _pair_chain(transition: Any, pair_shape: Any) -> tuple[np.ndarray, int, int]:
     """Return the pair transition as a (Kx*Ky, Kx*Ky) stochastic matrix and (Kx, Ky)."""
-    try:
-        T = np.asarray(transition, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"The `transition` parameter of {_FUNC} must be a numeric array of transition "
-                         f"probabilities. Got {type(transition).__name__}.") from None
+    T = as_real(transition, "transition", _FUNC, error=DistributionError,
+                what="an array of transition probabilities")
     if T.ndim == 4:
         kx, ky = T.shape[0], T.shape[1]
         if T.shape[2:] != (kx, ky):
@@ -124,9 +121,12 @@ def stationary_transfer_entropy(p: Any = None, *, k: int = 1, l: int = 1, transi
         return _cmi(p, (k + l,), tuple(range(k, k + l)), tuple(range(k))) / lb
     P, kx, ky = _pair_chain(transition, pair_shape)
     m = max(k, l) + 1
-    if (kx * ky) ** m > MAX_BLOCK_ENTRIES:
-        raise InputError(f"The window of {_FUNC} has (Kx*Ky)^(max(k,l)+1) = {kx * ky}^{m} entries, more "
-                         f"than the limit {MAX_BLOCK_ENTRIES} for exact enumeration; use smaller k, l.")
+    if 2 * m > MAX_AXES:
+        raise InputError(f"The `k` and `l` parameters of {_FUNC} give a window of max(k, l) + 1 = {m} "
+                         f"pairs, {2 * m} axes, more than numpy's {MAX_AXES}. Use k, l <= "
+                         f"{MAX_AXES // 2 - 1}.")
+    check_size(int_power(kx * ky, m), f"The window of {_FUNC} ((Kx*Ky)^(max(k,l)+1) = {kx * ky}^{m})",
+               limit=MAX_BLOCK_ENTRIES, unit="entries", hint="Use smaller k and l.")
     pi = stationary_distribution(P, "transition", _FUNC)
     block = chain_block_pmf(pi, P, m).reshape((kx, ky) * m)         # axes X_1, Y_1, ..., X_m, Y_m
     ys = tuple(2 * i + 1 for i in range(m - 1 - k, m - 1))

@@ -1,4 +1,4 @@
-"""Information about an answer along reasoning paths (SPEC §7b).
+"""Information about an answer along reasoning paths (theory §7b).
 
 For a question x, candidate answers a in A and a reasoning path y^n sampled from the model, the
 model's answer distribution after t reasoning tokens is obtained by *forcing* the answer:
@@ -12,7 +12,7 @@ I_t = H_0 - H_t and per reasoning token H_{t-1} - H_t.
 
 Martingale diagnostic. If the forced-answer posterior were the model's belief about a single answer
 variable, pi_t would be a martingale under the model's own sampling: E[pi_t(a)] = pi_0(a) for every
-t (and the expected information gain would be a sub-martingale, SPEC §7b). We estimate the drift
+t (and the expected information gain would be a sub-martingale, theory §7b). We estimate the drift
 ``E[pi_t(a)] - pi_0(a)`` over the sampled paths, with standard errors, and summarise it by the
 largest |z| (Bonferroni p-value) and the mean total-variation distance between the path-averaged
 posterior and pi_0. A real model departs from the martingale when forcing an answer early is not

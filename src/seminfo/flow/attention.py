@@ -1,6 +1,6 @@
 """Attention as a time-varying vector autoregression: per-head coefficient matrices read off a model.
 
-In a transformer layer, head h's contribution to the attention output at position i is (SPEC §8)
+In a transformer layer, head h's contribution to the attention output at position i is (theory §8)
 
     o_i^h = sum_{j<=i} alpha_ij^h W_O^h (W_V^h x_j + b_V^h) = sum_j A_ij^h x_j + W_O^h b_V^h,
     A_ij^h = alpha_ij^h W_O^h W_V^h        (a d x d matrix; sum_j alpha_ij = 1 absorbs the bias),

@@ -1,4 +1,4 @@
-"""Prompt -> response information: per-token information density and directed information (SPEC §7a).
+"""Prompt -> response information: per-token information density and directed information (theory §7a).
 
 For a prompt x and a response y^n scored by a token model,
 
@@ -51,7 +51,7 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats
 
-from .._validate import as_float, as_int, as_seed, as_symbols
+from .._validate import as_float, as_int, as_real, as_rng, as_seed, as_symbols
 from ..errors import DistributionError, InputError, ShapeError
 from ..results import Estimate, Result, mean_estimate
 
@@ -172,8 +172,8 @@ def _prompt_set(model: Any, prompts: Sequence | None, weights: Sequence | None, 
         w = np.full(len(ids), 1.0 / len(ids))
     else:
         try:
-            w = np.asarray(weights, dtype=np.float64)
-        except (TypeError, ValueError):
+            w = as_real(weights, "weights", func, error=DistributionError, what="a sequence of numbers")
+        except InputError:
             raise DistributionError(f"The `weights` parameter of {func} must be a sequence of "
                                     f"numbers, one per prompt. Got {weights!r}.") from None
         if w.shape != (len(ids),):
@@ -475,7 +475,7 @@ def prompt_information(model: Any, prompts: Sequence, n_tokens: int, *,
         raise InputError(f"The `prompts` parameter of {func} must be a non-empty list of prompts.")
     ids, w = pset
     _check_length(model, max(len(p) for p in ids) + n, func)
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, func)
     means, ses, plain = [], [], []
     for x in ids:
         iota, kl = _sampled_terms(model, x, n, S, pset, int(rng.integers(2**63 - 1)))

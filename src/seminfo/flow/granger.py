@@ -1,7 +1,7 @@
 """Granger causality between token streams: the held-out log-loss improvement from X's past.
 
 X Granger-causes Y when p(y_t | y^{t-1}, x^{t-1}) != p(y_t | y^{t-1}) (Granger 1969). The
-information-theoretic statistic (SPEC §8) is the log-loss improvement
+information-theoretic statistic (theory §8) is the log-loss improvement
 
     G_{X->Y} = E[ log q(y_t | y_{t-k}^{t-1}, x_{t-l}^{t-1}) - log q(y_t | y_{t-k}^{t-1}) ],
 
@@ -37,11 +37,12 @@ information rather than Granger causality.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import as_float, as_int, as_symbols, one_of, same_length
+from .._validate import (MAX_CELLS, MAX_SURROGATES, as_float, as_int, as_real, as_seed, as_symbols,
+                         check_size, one_of, same_length)
 from ..estimators import CTWPredictor, surrogate_test
 from ..estimators.counting import batch_means_stderr, encode, lagged
 from ..errors import InputError, ShapeError
@@ -69,6 +70,21 @@ def _ngram_log_probs(target: np.ndarray, context: list[np.ndarray], sizes: list[
     return np.log(n_cy + beta) - np.log(n_c + beta * K)
 
 
+def _log_probs(out: object, T: int, which: str) -> np.ndarray:
+    """Check what a user predictor returned: (T,) finite natural-log probabilities (<= 0)."""
+    arr = as_real(out, "predictors", _FUNC, what=f"a pair of callables whose {which} predictor returns "
+                  f"{T} log-probabilities")
+    if arr.shape != (T,):
+        raise ShapeError(f"The `predictors` parameter of {_FUNC}: the {which} predictor must return "
+                         f"one log-probability per target symbol, shape ({T},). Got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)) or np.any(arr > 1e-9):
+        bad = int(np.sum(~np.isfinite(arr) | (arr > 1e-9)))
+        raise InputError(f"The `predictors` parameter of {_FUNC}: the {which} predictor must return "
+                         f"finite natural-log probabilities (<= 0). Got {bad} NaN, infinite or "
+                         "positive values.")
+    return arr
+
+
 def granger_terms(x: np.ndarray, y: np.ndarray, k: int, l: int, *, method: str, n_train_steps: int,
                   K: int, Kx: int, beta: float,
                   predictors: tuple[Callable, Callable] | None) -> np.ndarray:
@@ -82,8 +98,8 @@ def granger_terms(x: np.ndarray, y: np.ndarray, k: int, l: int, *, method: str, 
                       lambda yy, xx: ctw.log_probs_sequence(yy, [x_delayed]))
     if predictors is not None:
         restricted, full = predictors
-        lr = np.asarray(restricted(y, None), dtype=np.float64)[start:]
-        lf = np.asarray(full(y, x), dtype=np.float64)[start:]
+        lr = _log_probs(restricted(y, None), y.size, "restricted")[start:]
+        lf = _log_probs(full(y, x), y.size, "full")[start:]
         return (lf - lr)[n_train_steps:]
     target = y[start:]
     y_ctx = lagged(y, range(1, k + 1), start)
@@ -97,7 +113,7 @@ def granger(x, y, order: int = 1, *, source_order: int | None = None, method: st
             train_fraction: float = 0.5, surrogates: int = 99, surrogate_method: str = "shuffle",
             alphabet_size: int | None = None, smoothing: float = 0.5,
             predictors: tuple[Callable, Callable] | None = None, base: float = 2.0,
-            seed: int | None = None) -> GrangerEstimate:
+            seed: Any = None) -> GrangerEstimate:
     """Held-out Granger statistic G_{X->Y} = mean_t [log q(y_t | y_-, x_-) - log q(y_t | y_-)], bits/symbol.
 
     Parameters
@@ -115,7 +131,7 @@ def granger(x, y, order: int = 1, *, source_order: int | None = None, method: st
         Share of the time steps used to fit ("ngram"); the rest is evaluated. For "ctw" and
         `predictors` the first share is not averaged (a burn-in for sequential predictors).
     surrogates : int
-        Number of surrogate refits for the p-value (0: no test, ``pvalue`` is None).
+        Number of surrogate refits for the p-value, at most 10**6 (0: no test, ``pvalue`` is None).
     surrogate_method : {"shuffle", "block"}
         Permute x, or permute blocks of sqrt(T) steps of x (keeps x's short-range dynamics), by
         :func:`seminfo.estimators.surrogate_test`.
@@ -127,7 +143,7 @@ def granger(x, y, order: int = 1, *, source_order: int | None = None, method: st
         ``restricted(y, None)`` and ``full(y, x)`` returning arrays (T,) of ln q(y_t | past).
     base : float
         Logarithm base (2: bits).
-    seed : int, optional
+    seed : int or numpy Generator, optional
         Seed of the surrogates.
 
     Returns
@@ -154,21 +170,32 @@ def granger(x, y, order: int = 1, *, source_order: int | None = None, method: st
     if frac >= 1.0:
         raise InputError(f"The `train_fraction` parameter of {_FUNC} must be in (0, 1): some steps "
                          f"must be left for evaluation. Got {frac}.")
-    n_surr = as_int(surrogates, "surrogates", _FUNC, minimum=0)
+    n_surr = as_int(surrogates, "surrogates", _FUNC, minimum=0, maximum=MAX_SURROGATES)
     beta = as_float(smoothing, "smoothing", _FUNC, minimum=0.0, strict_min=True)
     ln_b = log_base(base, _FUNC)
+    seed = as_seed(seed, _FUNC)
+    if alphabet_size is not None:
+        alphabet_size = as_int(alphabet_size, "alphabet_size", _FUNC, minimum=1, maximum=MAX_CELLS)
     xs = as_symbols(x, "x", _FUNC, alphabet_size=alphabet_size, min_length=1)
     ys = as_symbols(y, "y", _FUNC, alphabet_size=alphabet_size, min_length=1)
     same_length(xs, ys, ("x", "y"), _FUNC)
     K = int(alphabet_size) if alphabet_size is not None else int(ys.max()) + 1    # target alphabet
     Kx = int(alphabet_size) if alphabet_size is not None else int(xs.max()) + 1
+    if max(k, l) >= xs.size:
+        raise ShapeError(f"The `order` parameter of {_FUNC} (and `source_order`) must be smaller than "
+                         f"the length of `x` and `y` ({xs.size}). Got k={k}, l={l}.")
     n_steps = xs.size - max(k, l)
     n_train = int(round(frac * n_steps))
+    # n-gram: k + l context columns of the series; ctw: context paths of depth k over two streams
+    check_size(xs.size * (k + l + 4), "order", _FUNC, hint="Use a shorter history.")
+    check_size(max(n_surr, 1) * xs.size, "surrogates", _FUNC,
+               hint="Use fewer surrogates or a shorter series.")
     if n_steps - n_train < 10 or n_train < 1:
         raise ShapeError(f"The `x` and `y` parameters of {_FUNC} are too short for order {max(k, l)} "
                          f"and train_fraction {frac}: {xs.size} symbols leave {n_train} training and "
                          f"{n_steps - n_train} evaluation steps (at least 1 and 10 are needed).")
-    if predictors is not None and (len(predictors) != 2 or not all(callable(p) for p in predictors)):
+    if predictors is not None and (not isinstance(predictors, (tuple, list)) or len(predictors) != 2
+                                   or not all(callable(p) for p in predictors)):
         raise InputError(f"The `predictors` parameter of {_FUNC} must be a pair of callables "
                          "(restricted, full). Got " + repr(predictors)[:60] + ".")
 

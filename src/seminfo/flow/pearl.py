@@ -1,6 +1,6 @@
 """Pearl's ladder: a perfect predictor's Granger statistic is association, not intervention.
 
-A structural causal model with a hidden confounder (SPEC §8)::
+A structural causal model with a hidden confounder (theory §8)::
 
     Z_t = Z_{t-1} XOR F_t,            F_t ~ Bernoulli(flip)        (hidden binary Markov chain)
     X_t = Z_t XOR U_t,                U_t ~ Bernoulli(x_noise)
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_float, as_int
+from .._validate import as_float, as_int, as_rng, check_size
+from ..errors import InputError
 from ..results import Result
 
 __all__ = ["ConfoundedSCM", "LadderResult"]
@@ -129,8 +130,13 @@ class ConfoundedSCM:
     def sample(self, n: int, *, seed=None, intervened: bool = False
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw (x, y, z), each int64 of length `n`, from the stationary SCM (or under do(X ~ coin))."""
-        n = as_int(n, "n", f"{_NAME}.sample", minimum=2)
-        rng = np.random.default_rng(seed)
+        func = f"{_NAME}.sample"
+        n = as_int(n, "n", func, minimum=2)
+        check_size(6 * n, "n", func)                  # about six (n,) arrays: draws, x, y, z
+        if not isinstance(intervened, (bool, np.bool_)):
+            raise InputError(f"The `intervened` parameter of {func} must be True or False. "
+                             f"Got {intervened!r}.")
+        rng = as_rng(seed, func)
         flips = (rng.random(n) < self.flip).astype(np.int64)
         flips[0] = rng.integers(2)                                # stationary start: uniform
         z = np.cumsum(flips) % 2                                  # Z_t = Z_{t-1} XOR F_t

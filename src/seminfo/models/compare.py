@@ -39,13 +39,15 @@ from .._validate import as_int, as_seed
 from ..errors import InputError
 from ..results import Result
 from ..units import LN2
+from .._validate import utf8_bytes
+from ..results import FieldUnits
 
 __all__ = ["ModelComparison", "CompareResult", "compare_models", "state_bytes"]
 
 
 @dataclass(frozen=True)
 class ModelComparison(Result):
-    """One model's row of a comparison (units in :attr:`CompareResult.units`)."""
+    """One model's row of a comparison (the unit of each column in :attr:`CompareResult.field_units`)."""
 
     name: str
     family: str
@@ -66,7 +68,7 @@ class ModelComparison(Result):
 
 
 @dataclass(frozen=True)
-class CompareResult(Result):
+class CompareResult(FieldUnits, Result):
     """Models compared on the same bytes.
 
     Attributes
@@ -75,21 +77,29 @@ class CompareResult(Result):
     n_bytes : int
     samples : int
         Monte-Carlo samples per window for masked models.
-    units : dict
+    units : str
+        ``"bits"``, the unit of the code lengths (per byte or per token, as each column says).
+        Indexing it by a column name (the dict of earlier releases) still works for one release,
+        with a DeprecationWarning.
+    field_units : dict
+        Unit of each column of :class:`ModelComparison`.
     """
 
     models: tuple
     n_bytes: int
     samples: int
-    units: dict = field(default_factory=lambda: {
+    units: str = "bits"
+    field_units: dict = field(default_factory=lambda: {
         "bits_per_byte": "bits/byte", "stderr": "bits/byte (standard error; 0 when exact)",
         "bits_per_token": "bits/token (each model's own tokens)", "state_bytes_per_token": "bytes/token",
-        "tokens_per_second": "tokens/s", "granger_bits_per_token": "bits/token", "seconds": "s"})
+        "tokens_per_second": "tokens/s", "granger_bits_per_token": "bits/token",
+        "granger_stderr": "bits/token", "seconds": "s"})
+
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``{"models": [...], "n_bytes", "samples", "units"}``."""
+        """A JSON-ready dict: ``{"models": [...], "n_bytes", "samples", "units", "field_units"}``."""
         return {"models": [m.as_dict() for m in self.models], "n_bytes": self.n_bytes,
-                "samples": self.samples, "units": dict(self.units)}
+                "samples": self.samples, "units": str(self.units), "field_units": dict(self.field_units)}
 
 
 def _nbytes(obj: Any, seen: set[int]) -> int:
@@ -207,7 +217,7 @@ def compare_models(models: Sequence[Any], text: Any, *, samples: int = 32, seed:
             raise InputError(f"The `text` parameter of {func} names no readable file: {str(path)!r}.")
         data = path.read_bytes()
     elif isinstance(text, str):
-        data = text.encode("utf-8")
+        data = utf8_bytes(text, "text", func)
     elif isinstance(text, (bytes, bytearray)):
         data = bytes(text)
     else:

@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_seed, as_symbols, one_of
+from .._validate import as_int, as_rng, as_seed, as_symbols, one_of
 from ..errors import InputError
 from ..results import Estimate
 from ..units import LN2
@@ -92,7 +92,8 @@ class ElboResult(Estimate):
 
 def _ids_and_bytes(model: Any, data: Any, param: str, func: str) -> tuple[np.ndarray, int | None]:
     if isinstance(data, (str, bytes, bytearray)):
-        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        from .._validate import utf8_bytes
+        raw = utf8_bytes(data, param, func) if isinstance(data, str) else bytes(data)
         return np.asarray(model.tokenizer.encode(raw), dtype=np.int64), len(raw)
     return as_symbols(data, param, func, alphabet_size=model.vocab_size, min_length=0), None
 
@@ -151,7 +152,7 @@ def elbo(model: Any, text_or_ids: Any, *, prompt: Any = None, samples: int = 128
     ctx = np.zeros(0, dtype=np.int64) if prompt is None else _ids_and_bytes(model, prompt, "prompt", func)[0]
     from .masked import MaskedModel
     if isinstance(model, MaskedModel):
-        bits, var = _masked_elbo(model, ctx, ids, S, method, np.random.default_rng(seed), batch_size, progress)
+        bits, var = _masked_elbo(model, ctx, ids, S, method, as_rng(seed, func), batch_size, progress)
         return ElboResult(value=bits, stderr=math.sqrt(var), units="bits (total)", n=int(ids.size),
                           method=f"elbo-{method}", n_tokens=int(ids.size), n_bytes=n_bytes,
                           bits_per_token=bits / ids.size, bits_per_byte=bits / n_bytes if n_bytes else None,

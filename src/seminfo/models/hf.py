@@ -39,6 +39,7 @@ import numpy as np
 
 from ..errors import InputError, ModelMismatchError, ModelNotAvailableError
 from .base import ModelState, TokenModel
+from .._validate import check_device
 from .tokenizer import load_tokenizer
 
 __all__ = ["HFModel", "resolve_device"]
@@ -48,20 +49,15 @@ from .arch import family_of
 _HEAD_CHUNK = 512
 
 
-def resolve_device(device: str | None = "auto") -> str:
-    """'auto' -> 'cuda' when a GPU is present, else 'cpu'; other strings are checked by torch."""
+def resolve_device(device: str | None = "auto", func: str = "load_model") -> str:
+    """'auto' -> 'cuda' when a GPU is present, else 'cpu'; 'cpu', 'cuda', 'cuda:N' and 'mps' are
+    checked against what this machine has. Anything else (e.g. 'meta') is an InputError listing the
+    allowed devices."""
     import torch
-    if device in (None, "auto"):
+    device = check_device(device, f"The `device` parameter of {func}")
+    if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise InputError(f"The `device` parameter of load_model must be 'auto', 'cpu', 'cuda' or "
-                         f"'cuda:N'. Got {device!r}.") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"The `device` parameter of load_model asks for {device!r}, but no GPU is "
-                         "available. Use device='cpu' or 'auto'.")
-    return str(dev)
+    return device
 
 
 class HFWrapped:
@@ -70,7 +66,7 @@ class HFWrapped:
     def _wrap(self, hf_model: Any, tokenizer: Any, name: str, device: str) -> Any:
         import torch
         self._torch = torch
-        self.device = resolve_device(device)
+        self.device = resolve_device(device, type(self).__name__)
         self.hf_model = hf_model.to(self.device).eval()
         self.hf_tokenizer = tokenizer if hasattr(tokenizer, "backend_tokenizer") else None
         self.tokenizer = load_tokenizer(tokenizer)
@@ -326,24 +322,39 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
                       trust_remote_code: bool = False, allow_unsafe_weights: bool = False) -> HFModel:
     """Load a model directory (config.json, weights, tokenizer) as an :class:`HFModel`.
 
-    Raises ModelNotAvailableError when the directory lacks safetensors weights (and unsafe weights
-    were not allowed) or a tokenizer.
+    The weights must match the architecture exactly: a tensor the model needs that the files lack
+    (an empty or partial ``model.safetensors``), a tensor the model does not have, or one of another
+    shape is an error, never a silently random-initialised layer. Tied weights (an output layer
+    shared with the embeddings and stored once) are not missing.
+
+    Raises
+    ------
+    InputError
+        `device` is not one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps', or is not on this machine
+        (checked before anything is read).
+    ModelNotAvailableError
+        No config.json, no safetensors weights (unless unsafe weights are allowed), no tokenizer,
+        weights that cannot be read (truncated or corrupted safetensors, a pickle that is refused),
+        or weights that do not match the architecture.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    device = resolve_device(device)                 # before seconds of loading, not after
     folder = pathlib.Path(path)
     label = name or str(folder)
     if not (folder / "config.json").is_file():
         raise ModelNotAvailableError(f"The model directory {str(folder)!r} has no config.json; pass a "
                                      "directory saved with save_pretrained().")
     has_safe = any(folder.glob("*.safetensors"))
+    unsafe = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
     if not has_safe and not allow_unsafe_weights:
-        unsafe = sorted(p.name for p in folder.glob("*.bin")) + sorted(p.name for p in folder.glob("*.pt"))
         raise ModelNotAvailableError(
             f"The model {label!r} has no .safetensors weights" + (f" (only {', '.join(unsafe)})" if unsafe
                                                                   else "")
             + ". Pickled checkpoints can run arbitrary code, so seminfo loads safetensors only; convert "
             "the weights to safetensors or pass allow_unsafe_weights=True if you trust the source.")
+    weights = sorted(p.name for p in folder.glob("*.safetensors")) if has_safe else unsafe
+    where = f"{', '.join(weights) or 'its weights'} in {str(folder)!r}"
     cfg_json = _read_config(folder)
     masked = _is_masked_config(cfg_json)
     auto_map = cfg_json.get("auto_map") or {}
@@ -355,38 +366,71 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
         hf_tok = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=trust_remote_code)
     except Exception as exc:          # transformers raises OSError/ValueError/... for missing files
         raise ModelNotAvailableError(f"The model {label!r} has no usable tokenizer in {str(folder)!r} "
-                                     f"({type(exc).__name__}: {exc}).") from None
+                                     f"({type(exc).__name__}: {_first_line(exc)}).") from None
     from transformers.utils import logging as hf_logging
     bar = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()            # no "Loading weights" bar on every command
+    hf_logging.set_verbosity_error()             # a load report is turned into our own error below
     load_kw = dict(dtype=torch.float32, trust_remote_code=trust_remote_code,
-                   use_safetensors=True if not allow_unsafe_weights else None)
+                   use_safetensors=True if not allow_unsafe_weights else None, output_loading_info=True)
     try:
         if masked:
             from transformers import AutoModel, AutoModelForMaskedLM
             if isinstance(cfg_json.get("seminfo_masked"), dict):
-                hf = AutoModelForCausalLM.from_pretrained(str(folder), **load_kw)   # run bidirectionally
+                loader = AutoModelForCausalLM                   # run bidirectionally
             elif auto_map and "AutoModelForMaskedLM" not in auto_map:
-                hf = AutoModel.from_pretrained(str(folder), **load_kw)      # LLaDA-style remote code
+                loader = AutoModel                              # LLaDA-style remote code
             else:
-                hf = AutoModelForMaskedLM.from_pretrained(str(folder), **load_kw)
+                loader = AutoModelForMaskedLM
         else:
-            hf = AutoModelForCausalLM.from_pretrained(str(folder), **load_kw)
+            loader = AutoModelForCausalLM
+        hf, info = loader.from_pretrained(str(folder), **load_kw)
     except ValueError as exc:
         if "trust_remote_code" in str(exc) or "custom code" in str(exc):
             raise ModelNotAvailableError(
                 f"The model {label!r} needs custom code from its repository. Pass "
                 "trust_remote_code=True only if you trust its authors.") from None
-        raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
-    except OSError as exc:
-        raise ModelNotAvailableError(f"The model {label!r} could not be loaded ({exc}).") from None
+        raise ModelNotAvailableError(f"The model {label!r} could not be loaded from {where} "
+                                     f"({type(exc).__name__}: {_first_line(exc)}).") from None
+    except Exception as exc:          # SafetensorError, UnpicklingError, RuntimeError (shapes), OSError
+        raise ModelNotAvailableError(f"The model {label!r} could not be loaded from {where} "
+                                     f"({type(exc).__name__}: {_first_line(exc)}). Replace the damaged "
+                                     "or untrusted weights.") from None
     finally:
+        hf_logging.set_verbosity(verbosity)
         if bar:
             hf_logging.enable_progress_bar()
+    _check_loading_info(info, label, where)
     if masked:
         from .masked import HFMaskedModel
         return HFMaskedModel(hf, hf_tok, name=label, device=device)
     return HFModel(hf, hf_tok, name=label, device=device)
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, at most `limit` characters (messages stay one line)."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_loading_info(info: dict, label: str, where: str) -> None:
+    """Refuse weights that do not cover the architecture exactly (transformers' loading info)."""
+    problems = []
+    for key, what in (("missing_keys", "missing"), ("unexpected_keys", "unexpected"),
+                      ("mismatched_keys", "of the wrong shape")):
+        names = sorted(str(k if isinstance(k, str) else k[0]) for k in (info.get(key) or ()))
+        if names:
+            shown = ", ".join(repr(n) for n in names[:3]) + (", ..." if len(names) > 3 else "")
+            problems.append(f"{len(names)} {what} ({shown})")
+    errors = [str(e) for e in info.get("error_msgs") or ()]
+    if errors:
+        problems.append(f"errors: {_first_line(errors[0])}")
+    if problems:
+        raise ModelNotAvailableError(
+            f"The model {label!r} has weights that do not match its config.json in {where}: tensors "
+            + "; ".join(problems) + ". seminfo never runs a model with randomly initialised weights; "
+            "pass a complete checkpoint saved with save_pretrained().")
 
 
 def _read_config(folder: pathlib.Path) -> dict:

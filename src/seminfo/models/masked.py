@@ -303,7 +303,7 @@ def exact_masked_model(source: Any, length: int) -> ExactMaskedModel:
     >>> import numpy as np
     >>> m = exact_masked_model(MarkovSource(np.array([[0.9, 0.1], [0.2, 0.8]])), 4)
     >>> round(float(np.exp(m.masked_log_probs(np.array([[0, 2, 0, 1]]))[0, 1, 0])), 6)   # p(x2=0 | x1=0, x3=0)
-    0.997543
+    0.975904
     """
     from ..sources.base import TokenSource, check_block
     if not isinstance(source, TokenSource):
@@ -346,19 +346,24 @@ def sample_masked(model: MaskedModel, prompt: Sequence[int] = (), n_tokens: int 
     ELBO bounds; fewer steps are faster and approximate it (tokens revealed together are drawn
     independently).
     """
-    from .._validate import as_seed
+    from .._validate import as_rng
+    from .capability import as_model
+    from .sampling import check_sample_size
     func = "sample_masked"
     n = as_int(n_tokens, "n_tokens", func, minimum=1)
     S = as_int(n_samples, "n_samples", func, minimum=1)
+    check_sample_size(n, S, func)                           # before a spec is loaded
+    model = as_model(model, "masked", func=func)
     k = n if steps is None else as_int(steps, "steps", func, minimum=1, maximum=n)
     T = as_float(temperature, "temperature", func, minimum=0.0)
     ctx = model.check_ids(np.asarray(list(prompt), dtype=np.int64), func, "prompt")
-    rng = np.random.default_rng(as_seed(seed, func))
+    rng = as_rng(seed, func)
     head = np.asarray(list(model.prefix) + ctx.tolist(), dtype=np.int64)
     P = head.size
     if model.max_context is not None and P + n > model.max_context:
         raise InputError(f"The `n_tokens` parameter of {func} asks for {n} tokens after {P} of prefix and "
                          f"prompt, more than the model's context of {model.max_context}.")
+    check_sample_size(n, S, func, int(model.vocab_size), positions=P + n)
     rows = np.full((S, P + n), model.mask_token_id, dtype=np.int64)
     rows[:, :P] = head
     order = np.argsort(rng.random((S, n)), axis=1)                          # reveal order per row

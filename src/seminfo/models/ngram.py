@@ -46,7 +46,8 @@ import json
 import os
 import pathlib
 import shutil
-import tempfile
+import warnings
+import zipfile
 from typing import Any, Sequence
 
 import numpy as np
@@ -385,12 +386,20 @@ class KneserNeyModel(TokenModel):
         except (OSError, ValueError) as exc:
             raise InputError(f"The `path` parameter of {func} must be a directory written by "
                              f"KneserNeyModel.save. Could not read {d / 'ngram.json'} ({exc}).") from None
-        if meta.get("format") != "seminfo-kneser-ney" or meta.get("version") != FORMAT_VERSION:
-            raise InputError(f"The `path` parameter of {func} holds format {meta.get('format')!r} version "
-                             f"{meta.get('version')!r}; expected 'seminfo-kneser-ney' version "
-                             f"{FORMAT_VERSION}. Rebuild the model.")
-        N, K = int(meta["order"]), int(meta["vocab_size"])
-        tmeta = meta["tokenizer"]
+        if not isinstance(meta, dict) or meta.get("format") != "seminfo-kneser-ney" \
+                or meta.get("version") != FORMAT_VERSION:
+            got = meta if not isinstance(meta, dict) else meta.get("format")
+            raise InputError(f"The `path` parameter of {func} holds format {got!r} version "
+                             f"{meta.get('version') if isinstance(meta, dict) else None!r}; expected "
+                             f"'seminfo-kneser-ney' version {FORMAT_VERSION}. Rebuild the model.")
+        try:
+            N, K = int(meta["order"]), int(meta["vocab_size"])
+            tmeta = meta["tokenizer"]
+            str(tmeta["kind"]), str(tmeta["fingerprint"]), int(tmeta["vocab_size"])
+            tuple(int(i) for i in meta["prefix"]), int(meta["n_train_tokens"]), str(meta["fingerprint"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"The `path` parameter of {func} holds a damaged {d / 'ngram.json'} (field "
+                             f"{exc} is missing or invalid). Rebuild the model.") from None
         if tmeta["kind"] == "symbol" and tokenizer is None:
             tokenizer = SymbolTokenizer(int(tmeta["vocab_size"]))
         elif tokenizer is None:
@@ -400,8 +409,13 @@ class KneserNeyModel(TokenModel):
             raise ModelMismatchError(f"The `tokenizer` parameter of {func} does not belong to the model at "
                                      f"{d}: fingerprint {tokenizer.fingerprint()[:12]}, expected "
                                      f"{tmeta['fingerprint'][:12]}.")
-        with np.load(d / "ngram.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        try:
+            with np.load(d / "ngram.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise InputError(f"The `path` parameter of {func} holds a damaged {d / 'ngram.npz'} "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                             "Rebuild the model.") from None
         try:
             ctx_keys = [None] + [arrays[f"ctx_keys_{j}"].astype(np.int64) for j in range(1, N)]
             levels = [None]
@@ -496,24 +510,47 @@ def builtin_ngram(*, order: int = BUILTIN_ORDER) -> KneserNeyModel:
                             + f"|{N}|{FORMAT_VERSION}".encode()).hexdigest()[:16]
     name = "builtin:ngram" if N == BUILTIN_ORDER else f"builtin:ngram:{N}"
     folder = cache_dir() / f"ngram-{digest}"
-    if (folder / "ngram.json").exists():
-        try:
-            model = KneserNeyModel.load(folder, tokenizer=tok)
+    from .cache import clean_stale
+    clean_stale(folder.parent, ".ngram-")           # temporary folders of killed builds
+    if folder.is_dir():
+        model, why = _load_cached(folder, tok)
+        if model is not None:
             model.name = name
             return model
-        except (InputError, ModelMismatchError, OSError, ValueError):
-            pass                                   # damaged cache: rebuild below
+        warnings.warn(f"The cached n-gram model {str(folder)!r} is damaged ({why}); it is rebuilt.",
+                      RuntimeWarning, stacklevel=2)
     ids = np.asarray(tok.encode(train), dtype=np.int64)
     model = KneserNeyModel.fit([ids], order=N, vocab_size=tok.vocab_size, tokenizer=tok, prefix=(0,),
                                name=name)
+    from .cache import install, new_temp_dir, write_manifest
+    tmp = None
     try:                                           # write atomically; a read-only home is not an error
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = pathlib.Path(tempfile.mkdtemp(dir=folder.parent, prefix=".ngram-"))
+        tmp = new_temp_dir(folder.parent, ".ngram-")
         model.save(tmp)
-        if folder.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+        write_manifest(tmp, kind="ngram", order=N)
+        install(tmp, folder, ".ngram-")
     except OSError:
         pass
+    finally:
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return model
+
+
+def _load_cached(folder: pathlib.Path, tok: Tokenizer) -> tuple[KneserNeyModel | None, str]:
+    """The cached model of `folder` when its files match their manifest (or, for a folder written
+    before manifests, when it loads and matches its fingerprint); else (None, why)."""
+    from .cache import verify, write_manifest
+    why = verify(folder)
+    if why is not None and why != "no manifest":
+        return None, why
+    try:
+        model = KneserNeyModel.load(folder, tokenizer=tok)
+    except (InputError, OSError) as exc:
+        return None, str(exc)
+    if why == "no manifest":                       # written by an older seminfo, and it loads: adopt it
+        try:
+            write_manifest(folder, kind="ngram", order=model.order)
+        except OSError:
+            pass
+    return model, ""

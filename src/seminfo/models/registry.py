@@ -43,7 +43,9 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
         ``builtin:gpt`` | ``builtin:smollm2`` | ``builtin:ngram`` | a model directory | a hub name
         present in the local Hugging Face cache.
     device : str, keyword-only
-        'auto' (GPU when present), 'cpu', 'cuda' or 'cuda:N' (ignored by the n-gram model).
+        'auto' (GPU when present), 'cpu', 'cuda', 'cuda:N' or 'mps' (checked for every spec, used by
+        neural models only). Anything else, or a device this machine lacks, is an InputError raised
+        before any weights are read.
     trust_remote_code : bool, keyword-only
         Allow code shipped with a hub model to run. Off by default.
     allow_unsafe_weights : bool, keyword-only
@@ -58,8 +60,11 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
 
     Raises
     ------
+    InputError
+        An invalid spec, flag or device.
     ModelNotAvailableError
-        Unknown spec, or a model that is not on this machine (the message says how to get it).
+        Unknown spec, a model that is not on this machine (the message says how to get it), or
+        weights that cannot be read or do not match the architecture.
     """
     if isinstance(spec, os.PathLike):
         spec = os.fspath(spec)
@@ -69,6 +74,8 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
     for flag, value in (("trust_remote_code", trust_remote_code), ("allow_unsafe_weights", allow_unsafe_weights)):
         if not isinstance(value, bool):           # "false" or "no" must not open a door
             raise InputError(f"The `{flag}` parameter of load_model must be True or False. Got {value!r}.")
+    from .._validate import check_device
+    device = check_device(device, "The `device` parameter of load_model")   # form and presence, before loading
     opts = dict(device=device, trust_remote_code=trust_remote_code,
                 allow_unsafe_weights=allow_unsafe_weights)
     if spec.startswith("builtin:"):

@@ -18,12 +18,42 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .._validate import as_float, as_int
+from .._validate import as_float, as_int, as_rng
 from ..errors import InputError
 from ..results import Result
 from .base import TokenModel
 
-__all__ = ["SampleResult", "sample"]
+__all__ = ["SampleResult", "sample", "MAX_STEPS", "MAX_TOKENS", "MAX_STEP_BYTES"]
+
+#: Most tokens per row: one model step each, run one after the other (a million steps of a small
+#: model already take minutes to hours).
+MAX_STEPS = 1_000_000
+#: Most tokens in all (``n_samples * n_tokens``): the result holds 16 bytes per token.
+MAX_TOKENS = 10_000_000
+#: Most bytes of the float64 work arrays of one step (about four arrays of n_samples x vocab_size).
+MAX_STEP_BYTES = 2 * 1024 ** 3
+
+
+def check_sample_size(n: int, S: int, func: str, K: int | None = None, *, positions: int = 1) -> None:
+    """Refuse, before any work, draws that would take hours or exhaust memory (one line, with the limit).
+
+    `n` tokens per row, `S` rows; with `K` (vocabulary), also the per-step work arrays of
+    ``4 * S * positions * K`` float64 values.
+    """
+    if n > MAX_STEPS:
+        raise InputError(f"The `n_tokens` parameter of {func} asks for {n:,} tokens per row: one model "
+                         f"step each, more than the limit of {MAX_STEPS:,} steps (hours of work). Draw "
+                         "at most that many per call.")
+    if n * S > MAX_TOKENS:
+        raise InputError(f"The `n_samples` and `n_tokens` parameters of {func} ask for {S:,} x {n:,} = "
+                         f"{n * S:,} tokens, more than the limit of {MAX_TOKENS:,} per call "
+                         f"({16 * n * S / 1e9:.3g} GB of results). Draw fewer rows or tokens per call.")
+    if K is not None and 4 * 8 * S * positions * K > MAX_STEP_BYTES:
+        need = 4 * 8 * S * positions * K
+        raise InputError(f"The `n_samples` parameter of {func} asks for {S:,} rows, whose step arrays over "
+                         f"{K:,} tokens{'' if positions == 1 else f' at {positions:,} positions'} would "
+                         f"need {need / 1e9:.3g} GB, more than the limit of {MAX_STEP_BYTES / 1e9:.3g} GB. "
+                         f"Use at most {max(1, MAX_STEP_BYTES // (32 * positions * K)):,} rows per call.")
 
 
 @dataclass(frozen=True)
@@ -95,9 +125,10 @@ def sample(model: TokenModel, prompt: Any = None, n_tokens: int = 16, *, n_sampl
     prompt : None, str, bytes or sequence of int
         Context after the model's prefix (text is tokenised with the model's tokenizer).
     n_tokens : int
-        Tokens to draw per row (>= 1).
+        Tokens to draw per row, 1..:data:`MAX_STEPS`.
     n_samples : int, keyword-only
-        Rows S.
+        Rows S; ``S * n_tokens`` at most :data:`MAX_TOKENS`, and the per-step arrays (about
+        ``32 * S * vocab_size`` bytes) at most :data:`MAX_STEP_BYTES`.
     seed : int, numpy Generator or None, keyword-only
     temperature : float, keyword-only
         T >= 0; 1 samples the model, 0 takes the most likely token (ties: the lowest id).
@@ -109,15 +140,33 @@ def sample(model: TokenModel, prompt: Any = None, n_tokens: int = 16, *, n_sampl
     SampleResult
         ``tokens`` (S, n) int64 and ``log_probs`` (S, n) in nats at temperature 1; unpacks as
         ``tokens, log_probs``.
+
+    Raises
+    ------
+    InputError
+        Invalid sizes, seed or temperature; sizes above the limits (checked before any work); more
+        tokens than the model's context.
+    CapabilityError
+        The model cannot run left to right (a masked-diffusion model: use ``sample_masked``).
+
+    Examples
+    --------
+    >>> from seminfo.sources import IIDSource
+    >>> from seminfo.models.source_model import SourceModel
+    >>> r = sample(SourceModel(IIDSource([0.5, 0.5])), n_tokens=4, n_samples=2, seed=0)
+    >>> r.tokens.shape, bool(np.allclose(r.log_probs, np.log(0.5)))
+    ((2, 4), True)
     """
     from .._validate import as_seed
     from .capability import as_model
     func = "sample"
-    model = as_model(model, "incremental", func=func)
     seed = as_seed(seed, func)
     n = as_int(n_tokens, "n_tokens", func, minimum=1)
     S = as_int(n_samples, "n_samples", func, minimum=1)
     T = as_float(temperature, "temperature", func, minimum=0.0)
+    check_sample_size(n, S, func)                           # before a spec is loaded
+    model = as_model(model, "incremental", func=func)
+    check_sample_size(n, S, func, int(model.vocab_size))
     ids = _prompt_ids(model, prompt)
     limit = getattr(model, "max_context", None)
     if limit is not None and len(model.prefix) + len(ids) + n - 1 > limit:
@@ -128,7 +177,7 @@ def sample(model: TokenModel, prompt: Any = None, n_tokens: int = 16, *, n_sampl
     if stop_at_eos and eos is None:
         raise InputError(f"The `stop_at_eos` parameter of {func} needs an end-of-text token, and the "
                          f"model {model.name!r} has none.")
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, func)
     state = model.begin(S)
     if ids:
         state, _ = model.feed(state, np.tile(np.asarray(ids, dtype=np.int64), (S, 1)))

@@ -22,8 +22,13 @@ Corpus figures are ratios of totals [1]: ``bits_per_token = sum s_t / N_tokens``
 
 A long run can be resumed: with ``resume=PATH`` every scored window is appended to a JSONL checkpoint
 as soon as its model call returns, and skipped when the same run (same model fingerprint, window,
-stride, documents) restarts, so an interruption loses at most the call in flight. The progress bar
-advances by window too.
+stride, documents) restarts, so an interruption loses at most the call in flight. Every record
+carries a sha256 of its content and of the run, checked on reading: a record that is cut, not
+UTF-8, incomplete, edited or from another run is not trusted, and its window is scored again
+(with a RuntimeWarning unless it is the last line, cut by an interruption).
+
+Library calls are silent by default (``progress=False``); ``progress=True`` shows a tqdm bar on
+stderr that advances by window. The ``seminfo score`` command shows it unless ``--no-progress``.
 
 References
 ----------
@@ -41,15 +46,17 @@ import json
 import math
 import os
 import pathlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .._validate import as_int
+from .._validate import as_int, check_output_path, utf8_bytes
 from ..errors import InputError
 from ..results import Result
 from ..units import LN2
+from ..results import FieldUnits
 from .base import TokenModel
 
 __all__ = ["ScoreResult", "DocumentScore", "score_bytes", "score_text", "read_documents",
@@ -57,7 +64,7 @@ __all__ = ["ScoreResult", "DocumentScore", "score_bytes", "score_text", "read_do
 
 #: File suffixes read from a directory by :func:`read_documents`.
 TEXT_SUFFIXES = (".txt", ".md", ".rst")
-_CHECKPOINT_VERSION = 2       # 2: one record per scored window (1: per document)
+_CHECKPOINT_VERSION = 3       # 3: a sha256 per record; 2: one record per scored window; 1: per document
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class DocumentScore(Result):
 
 
 @dataclass(frozen=True)
-class ScoreResult(Result):
+class ScoreResult(FieldUnits, Result):
     """Corpus score of a token model, aggregated by totals as lm-evaluation-harness does.
 
     Attributes
@@ -100,8 +107,12 @@ class ScoreResult(Result):
     token_ids : ndarray of int64 (n_tokens,) or None
     doc_index : ndarray of int64 (n_tokens,) or None
         Document of each token (index into `documents`).
-    units : dict
-        Units of each field.
+    units : str
+        ``"bits"``: every figure is in bits (per token, per byte or in total, as its name says).
+        Indexing it by a field name (``units["bits_per_byte"]``, the dict of earlier releases) still
+        works for one release, with a DeprecationWarning.
+    field_units : dict
+        Unit of each field, e.g. ``field_units["bits_per_byte"] == "bits/byte"``.
     """
 
     model: str
@@ -118,18 +129,31 @@ class ScoreResult(Result):
     entropy_bits: np.ndarray | None = None
     token_ids: np.ndarray | None = None
     doc_index: np.ndarray | None = None
-    units: dict = field(default_factory=lambda: {
+    units: str = "bits"
+    field_units: dict = field(default_factory=lambda: {
         "bits_per_token": "bits/token", "bits_per_byte": "bits/byte", "perplexity": "per token",
-        "total_bits": "bits (total)", "surprisal_bits": "bits/token", "entropy_bits": "bits/token"})
+        "total_bits": "bits (total)", "surprisal_bits": "bits/token", "entropy_bits": "bits/token",
+        "mean_entropy_bits_per_token": "bits/token"})
+
 
     def summary(self) -> dict[str, Any]:
-        """The corpus figures and per-document rows, without per-token arrays (for JSON output)."""
+        """The corpus figures and per-document rows, without per-token arrays (for JSON output).
+
+        Fields that do not apply are left out (no nulls): ``window`` and ``stride`` appear only when
+        scoring used windows (``stride`` equals ``window`` for the default disjoint windows). Carries
+        ``units`` (a str, ``"bits"``) and ``field_units``: the unit of each figure it holds, and only those.
+        """
         keep = ("model", "bits_per_token", "bits_per_byte", "perplexity", "n_tokens", "n_bytes",
                 "total_bits", "window", "stride")
         out = {k: getattr(self, k) for k in keep}
+        if out["window"] is not None and out["stride"] is None:
+            out["stride"] = out["window"]
+        out = {k: v for k, v in out.items() if v is not None}
         if self.entropy_bits is not None and self.entropy_bits.size:
             out["mean_entropy_bits_per_token"] = float(np.mean(self.entropy_bits))
-        out["units"] = dict(self.units)
+        known = {**self.field_units, "window": "tokens", "stride": "tokens"}
+        out["units"] = str(self.units)
+        out["field_units"] = {k: known[k] for k in out if k in known}
         out["documents"] = self.document_rows()
         return out
 
@@ -156,27 +180,39 @@ class ScoreResult(Result):
                   tokenizer: Any = None) -> pathlib.Path:
         """Write per-document (``level="document"``) or per-token rows as CSV; returns the path.
 
-        With a `tokenizer`, per-token rows carry the printable token text.
+        With a `tokenizer`, per-token rows carry the printable token text. The folder of `path`
+        must exist (InputError otherwise, before anything is written).
         """
+        func = "ScoreResult.write_csv"
+        path = check_output_path(path, f"The `path` parameter of {func}")
         if level not in ("document", "token"):
-            raise InputError(f"The `level` parameter of ScoreResult.write_csv must be one of "
+            raise InputError(f"The `level` parameter of {func} must be one of "
                              f"'document', 'token'. Got {level!r}.")
         rows = self.document_rows() if level == "document" else self.token_rows()
         if level == "token" and tokenizer is not None:
             for r in rows:
                 r["token"] = tokenizer.token_str(r["token_id"])
-        path = pathlib.Path(path)
-        with path.open("w", newline="", encoding="utf-8") as fh:
-            if rows:
-                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows(rows)
+        try:
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                if rows:
+                    w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                    w.writeheader()
+                    w.writerows(rows)
+        except OSError as exc:
+            raise InputError(f"The `path` parameter of {func} names a file that cannot be written: "
+                             f"{str(path)!r} ({exc.strerror or exc}).") from None
         return path
 
     def write_json(self, path: str | os.PathLike) -> pathlib.Path:
-        """Write :meth:`summary` as JSON; returns the path."""
-        path = pathlib.Path(path)
-        path.write_text(json.dumps(self.summary(), indent=2), encoding="utf-8")
+        """Write :meth:`summary` as JSON; returns the path. The folder of `path` must exist."""
+        func = "ScoreResult.write_json"
+        path = check_output_path(path, f"The `path` parameter of {func}")
+        text = json.dumps(self.summary(), indent=2)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"The `path` parameter of {func} names a file that cannot be written: "
+                             f"{str(path)!r} ({exc.strerror or exc}).") from None
         return path
 
 
@@ -234,7 +270,7 @@ def read_documents(source: Any, *, func: str = "score_text") -> list[tuple[str, 
     ``.jsonl`` file gives one document per line from the field ``"text"``.
     """
     if isinstance(source, str):
-        return [("text", source.encode("utf-8"))]
+        return [("text", utf8_bytes(source, "source", func))]
     if isinstance(source, (bytes, bytearray, memoryview)):
         return [("bytes", bytes(source))]
     if isinstance(source, os.PathLike):
@@ -243,7 +279,7 @@ def read_documents(source: Any, *, func: str = "score_text") -> list[tuple[str, 
         docs = []
         for k, item in enumerate(source):
             if isinstance(item, str):
-                docs.append((f"doc{k}", item.encode("utf-8")))
+                docs.append((f"doc{k}", utf8_bytes(item, "source", f"{func} (document {k})")))
             elif isinstance(item, (bytes, bytearray, memoryview)):
                 docs.append((f"doc{k}", bytes(item)))
             else:
@@ -291,7 +327,8 @@ def _read_path(path: pathlib.Path, func: str) -> list[tuple[str, bytes]]:
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             raise InputError(f"Line {lineno} of {str(path)!r} must be a JSON object with a string "
                              "field \"text\".")
-        docs.append((f"{path.name}:{lineno}", obj["text"].encode("utf-8")))
+        where = f"{func} (line {lineno} of {path.name})"
+        docs.append((f"{path.name}:{lineno}", utf8_bytes(obj["text"], "source", where)))
     return docs
 
 
@@ -301,44 +338,133 @@ def _run_key(model: TokenModel, window: int | None, stride: int | None, per_toke
             "window": window, "stride": stride, "per_token": bool(per_token)}
 
 
-def _load_checkpoint(path: pathlib.Path, key: dict, func: str) -> dict[tuple[int, int], dict]:
-    """Scored windows of an earlier run ((document, window) -> record); {} when there is no file."""
-    if not path.exists():
-        return {}
-    done: dict[tuple[int, int], dict] = {}
-    with path.open(encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    if not lines:
-        return {}
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True).encode("utf-8")
+
+
+def _record_sum(run: str, rec: dict) -> str:
+    """sha256 of a record's content (without its checksum) bound to the run's digest."""
+    body = {k: v for k, v in rec.items() if k != "sha256"}
+    return hashlib.sha256(run.encode("ascii") + b"|" + _canonical(body)).hexdigest()
+
+
+def _run_digest(key: dict) -> str:
+    return hashlib.sha256(_canonical(key)).hexdigest()
+
+
+def _check_resume_path(resume: Any, func: str) -> pathlib.Path:
+    """The checkpoint path, checked before any model is loaded or any text scored."""
+    if not isinstance(resume, (str, os.PathLike)) or not os.fspath(resume):
+        raise InputError(f"The `resume` parameter of {func} must be the path of a JSONL checkpoint file "
+                         f"(str or pathlib.Path). Got {resume!r}.")
+    path = check_output_path(resume, f"The `resume` parameter of {func}")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise InputError(f"The `resume` parameter of {func} names a checkpoint that cannot be read and "
+                         f"written: {str(path)!r}.")
+    return path
+
+
+def _valid_record(rec: Any, run: str, expected: dict[tuple[int, int], int], per_token: bool) -> bool:
+    """True when `rec` is a complete record of this run whose checksum matches its content."""
+    if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
+        return False
+    if rec["sha256"] != _record_sum(run, rec):
+        return False
+    i, k, n = rec.get("index"), rec.get("window"), rec.get("n_tokens")
+    if not all(type(v) is int for v in (i, k, n)) or expected.get((i, k)) != n:
+        return False
+    if not isinstance(rec.get("total_bits"), (int, float)) or isinstance(rec["total_bits"], bool):
+        return False
+    if per_token:
+        for name in ("surprisal_bits", "entropy_bits"):
+            v = rec.get(name)
+            if not isinstance(v, list) or len(v) != n:
+                return False
+    return True
+
+
+def _load_checkpoint(path: pathlib.Path, key: dict, expected: dict[tuple[int, int], int],
+                     func: str) -> tuple[dict[tuple[int, int], dict], bool]:
+    """Verified records of an earlier run ((document, window) -> record) and whether any line was
+    dropped; ({}, False) when there is no file.
+
+    `expected` maps each window of this run to its number of scored tokens. A record that fails
+    verification (cut, not UTF-8, not JSON, incomplete, edited, of another window) is dropped and
+    its window scored again; a damaged record other than a last line cut by an interruption is
+    reported with a RuntimeWarning.
+    """
     try:
-        header = json.loads(lines[0])
-    except json.JSONDecodeError:
+        raw = path.read_bytes() if path.exists() else b""
+    except OSError as exc:
+        raise InputError(f"The `resume` parameter of {func} names a checkpoint that cannot be read: "
+                         f"{str(path)!r} ({exc.strerror or exc}).") from None
+    lines = raw.split(b"\n")
+    if not raw.strip():
+        return {}, False
+    try:
+        header = json.loads(lines[0].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
         raise InputError(f"The `resume` parameter of {func} names {str(path)!r}, which is not a "
                          "seminfo checkpoint. Pass a new path or delete the file.") from None
     if not isinstance(header, dict) or header.get("checkpoint") != key:
         raise InputError(f"The `resume` parameter of {func} names a checkpoint of another run "
                          f"({str(path)!r}: model, weights, window, stride, per_token, documents or the "
                          "checkpoint version differ). Pass a new path or delete the file.")
-    for line in lines[1:]:
+    run = _run_digest(key)
+    per_token = bool(key.get("per_token"))
+    done: dict[tuple[int, int], dict] = {}
+    damaged, dropped = [], False
+    body = lines[1:]
+    for n, line in enumerate(body, 2):
+        if not line.strip():
+            continue
         try:
-            rec = json.loads(line)
-            done[(int(rec["index"]), int(rec["window"]))] = rec
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue                      # a line cut by an interruption: that window is redone
-    return done
+            rec = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            rec = None
+        if _valid_record(rec, run, expected, per_token):
+            done[(rec["index"], rec["window"])] = rec
+            continue
+        dropped = True
+        if not (n == len(body) + 1 and not raw.endswith(b"\n")):     # not a cut last line
+            damaged.append(n)
+    if damaged:
+        shown = ", ".join(map(str, damaged[:5])) + (", ..." if len(damaged) > 5 else "")
+        warnings.warn(f"The checkpoint {str(path)!r} has {len(damaged)} damaged record(s) (line(s) "
+                      f"{shown}: not UTF-8 JSON, incomplete, or not matching their checksum); their "
+                      "windows are scored again.", RuntimeWarning, stacklevel=4)
+    return done, dropped
 
 
-def _open_checkpoint(path: pathlib.Path, key: dict, fresh: bool):
-    if fresh:
-        fh = path.open("w", encoding="utf-8")
-        fh.write(json.dumps({"checkpoint": key}) + "\n")
-    else:
-        text = path.read_text(encoding="utf-8")
-        fh = path.open("a", encoding="utf-8")
-        if text and not text.endswith("\n"):
-            fh.write("\n")                # terminate a line cut by an interruption
-    fh.flush()
+def _open_checkpoint(path: pathlib.Path, key: dict, fresh: bool, func: str,
+                     keep: dict[tuple[int, int], dict] | None = None):
+    """The checkpoint opened for appending. `fresh`: write a new file (header, then the records
+    `keep`, written to a temporary file and renamed over `path`, so that dropped lines go)."""
+    try:
+        if fresh:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with tmp.open("w", encoding="utf-8") as out:
+                out.write(json.dumps({"checkpoint": key}) + "\n")
+                for rec in (keep or {}).values():
+                    out.write(json.dumps(rec) + "\n")
+            os.replace(tmp, path)
+            fh = path.open("a", encoding="utf-8")
+        else:
+            ends = path.read_bytes().endswith(b"\n")
+            fh = path.open("a", encoding="utf-8")
+            if not ends:
+                fh.write("\n")                # terminate a line cut by an interruption
+        fh.flush()
+    except OSError as exc:
+        raise InputError(f"The `resume` parameter of {func} names a checkpoint that cannot be written: "
+                         f"{str(path)!r} ({exc.strerror or exc}).") from None
     return fh
+
+
+def _write_record(fh: Any, rec: dict, run: str) -> None:
+    rec["sha256"] = _record_sum(run, rec)
+    fh.write(json.dumps(rec) + "\n")
+    fh.flush()
 
 
 # ------------------------------------------------------------------------------------ scoring
@@ -374,21 +500,25 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
                      batch_size: Any, progress: bool, per_token: bool, resume: Any,
                      func: str) -> ScoreResult:
     from .capability import as_model
-    model = as_model(model, "score", func=func)
-    window, stride = _checked_window(model, window, stride, func)
+    path = None if resume is None else _check_resume_path(resume, func)
     batch_size = as_int(batch_size, "batch_size", func, minimum=1)
     if not docs or sum(len(d) for _, d in docs) == 0:
         raise InputError(f"The text given to {func} is empty: there is nothing to score.")
+    model = as_model(model, "score", func=func)
+    window, stride = _checked_window(model, window, stride, func)
     encoded = [np.asarray(model.tokenizer.encode(data), dtype=np.int64) for _, data in docs]
     plans = [plan_windows(x.size, window, stride, len(model.prefix)) for x in encoded]
     records: dict[tuple[int, int], dict] = {}
-    fh = None
-    if resume is not None:
-        path = pathlib.Path(resume)
+    fh = run = None
+    if path is not None:
         key = _run_key(model, window, stride, per_token)
         key["documents"] = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in docs)).hexdigest()
-        records = _load_checkpoint(path, key, func)
-        fh = _open_checkpoint(path, key, fresh=not path.exists() or not path.read_text(encoding="utf-8"))
+        expected = {(i, k): end - start - n_ctx for i, plan in enumerate(plans)
+                    for k, (start, end, n_ctx, _) in enumerate(plan)}
+        records, dropped = _load_checkpoint(path, key, expected, func)
+        run = _run_digest(key)
+        fresh = dropped or not path.exists() or not path.read_bytes().strip()
+        fh = _open_checkpoint(path, key, fresh, func, keep=records)
     todo = [(i, k) for i, plan in enumerate(plans) for k in range(len(plan)) if (i, k) not in records]
     jobs = []
     for i, k in todo:
@@ -409,8 +539,7 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
                 rec["entropy_bits"] = (ent / LN2).tolist()
             records[(i, k)] = rec
             if fh is not None:
-                fh.write(json.dumps(rec) + "\n")
-                fh.flush()
+                _write_record(fh, rec, run)
             if bar is not None:
                 bar.update(rec["n_tokens"])
     finally:
@@ -451,7 +580,7 @@ def _assemble(model, docs, encoded, plans, records, window, stride, per_token) -
 
 # ------------------------------------------------------------------------------------ public API
 def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, window: int | None = None,
-                stride: int | None = None, batch_size: int = 8, progress: bool = True,
+                stride: int | None = None, batch_size: int = 8, progress: bool = False,
                 per_token: bool = True, resume: str | os.PathLike | None = None) -> ScoreResult:
     """Bits per token and per byte of `data`: sum_t -log2 p(x_t | x_<t) over tokens, over bytes.
 
@@ -467,11 +596,14 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
     batch_size : int, keyword-only
         Windows per model call.
     progress : bool, keyword-only
-        Show a tqdm progress bar on stderr.
+        Show a tqdm progress bar on stderr. Default False: library calls are silent (the
+        ``seminfo score`` command passes True unless ``--no-progress``).
     per_token : bool, keyword-only
         Keep per-token surprisal and entropy (bits) and token ids in the result.
     resume : path or None, keyword-only
-        JSONL checkpoint: every scored window is appended, and skipped on a restart of the same run.
+        JSONL checkpoint file: every scored window is appended with a sha256 of its content, and
+        skipped on a restart of the same run once verified (damaged records are scored again). Its
+        folder must exist.
 
     Returns
     -------
@@ -481,7 +613,9 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
     Raises
     ------
     InputError
-        Empty data, a window longer than the model's context, an invalid stride or batch size.
+        Empty data, text that is not valid Unicode (a lone surrogate), a window longer than the
+        model's context, an invalid stride or batch size, a `resume` path that is a folder or in a
+        missing folder, a checkpoint of another run.
     ModelMismatchError
         The model's tokenizer cannot represent the bytes exactly.
     """
@@ -494,7 +628,7 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
 
 
 def score_text(model: TokenModel, source: Any, *, window: int | None = None, stride: int | None = None,
-               batch_size: int = 8, progress: bool = True, per_token: bool = True,
+               batch_size: int = 8, progress: bool = False, per_token: bool = True,
                resume: str | os.PathLike | None = None) -> ScoreResult:
     """Score a text, a file, a directory or a JSONL corpus: bits/token and bits/byte by totals.
 

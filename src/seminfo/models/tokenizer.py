@@ -157,7 +157,8 @@ class HFTokenizer(Tokenizer):
         Raises ModelMismatchError when the tokens do not decode back to `data` exactly.
         """
         if isinstance(data, str):
-            raw = data.encode("utf-8", errors="surrogatepass")
+            from .._validate import utf8_bytes
+            raw = utf8_bytes(data, "data", "HFTokenizer.encode")    # a lone surrogate: InputError
         elif isinstance(data, (bytes, bytearray, memoryview)):
             raw = bytes(data)
         else:

@@ -34,12 +34,29 @@ from ..errors import InputError, ShapeError
 
 
 # --------------------------------------------------------------------------- validation
+#: Largest K * M distortion matrix the solvers take: 2^24 cells, 128 MiB in float64 (a solve keeps
+#: a few arrays of that size and touches every cell a few times per iteration).
+MAX_DISTORTION_CELLS = 2 ** 24
+
+
+def _check_cells(K: int, M: int, what: str, func: str, param: str) -> None:
+    if K * M > MAX_DISTORTION_CELLS:
+        raise InputError(f"The `{param}` parameter of {func} {what} a K x M = {K} x {M} = {K * M} cell "
+                         f"distortion matrix, more than the limit of {MAX_DISTORTION_CELLS}. Use "
+                         "smaller alphabets.")
+
+
 def check_distortion(d: Any, K: int, func: str, param: str = "d") -> np.ndarray:
     """Return the distortion matrix as float64 (K, M): finite or +inf entries, all >= 0.
 
     The strings "hamming" (M = K, 0 on the diagonal, 1 elsewhere) and "squared" ((i - j)^2 on the
-    symbol indices, M = K) are accepted as shorthands.
+    symbol indices, M = K) are accepted as shorthands. K * M is at most MAX_DISTORTION_CELLS,
+    checked before a shorthand is built.
     """
+    if isinstance(d, str) and d in ("hamming", "squared"):
+        _check_cells(K, K, f"is {d!r}, which needs", func, param)
+    if isinstance(d, np.ndarray) and d.ndim == 2 and d.shape[0] == K:
+        _check_cells(K, d.shape[1], "is", func, param)
     if isinstance(d, str):
         if d == "hamming":
             return 1.0 - np.eye(K)
@@ -56,6 +73,7 @@ def check_distortion(d: Any, K: int, func: str, param: str = "d") -> np.ndarray:
     if arr.ndim != 2 or arr.shape[0] != K or arr.shape[1] == 0:
         raise ShapeError(f"The `{param}` parameter of {func} must have shape (K, M) = ({K}, M) with "
                          f"K the size of the source pmf. Got shape {arr.shape}.")
+    _check_cells(K, arr.shape[1], "is", func, param)
     if np.any(np.isnan(arr)):
         raise InputError(f"The `{param}` parameter of {func} must not contain NaN. Got "
                          f"{int(np.isnan(arr).sum())} NaN entries; use +inf for forbidden pairs.")
@@ -291,16 +309,27 @@ class Sandwich:
         self.points.sort(key=lambda pt: pt.D)
 
     def upper_R(self, D: float) -> float:
-        best = math.inf
+        return self.upper_R_witness(D)[0]
+
+    def upper_R_witness(self, D: float) -> tuple[float, BAPoint | None, BAPoint | None, float]:
+        """Certified upper bound on R(D) and the kernel achieving it: (bound, a, b, w).
+
+        The kernel (1 - w) Q_a + w Q_b (time sharing) has distortion <= D and, since I is convex
+        in the kernel, I <= bound. (inf, None, None, 0) when no solved point has distortion <= D.
+        """
+        best, wit = math.inf, (None, None, 0.0)
         pts = self.points
         for i, pt in enumerate(pts):
             if pt.D <= D:
-                best = min(best, pt.I)
+                if pt.I < best:
+                    best, wit = pt.I, (pt, pt, 0.0)
                 if i + 1 < len(pts) and pts[i + 1].D > D:
                     nxt = pts[i + 1]
                     w = (D - pt.D) / (nxt.D - pt.D)
-                    best = min(best, (1 - w) * pt.I + w * nxt.I + 4 * _EPS * max(pt.I, nxt.I))
-        return best
+                    chord = (1 - w) * pt.I + w * nxt.I + 4 * _EPS * max(pt.I, nxt.I)
+                    if chord < best:
+                        best, wit = chord, (pt, nxt, w)
+        return (best,) + wit
 
     def lower_R(self, D: float) -> float:
         """max_i of the lines, each evaluated as (I_i - gap_i) - beta_i (D - D_i) (no cancellation
@@ -359,31 +388,108 @@ def next_beta(left: BAPoint, right: BAPoint, target_D: float | None) -> float:
     return chord
 
 
+def _bracket(points: list[BAPoint], target: float) -> tuple[BAPoint, BAPoint]:
+    """The consecutive pair of solved points around distortion `target` (left.D <= target)."""
+    idx = max([i for i, pt in enumerate(points) if pt.D <= target] or [0])
+    idx = min(idx, len(points) - 2)
+    return points[idx], points[idx + 1]
+
+
+def _slope_bracket(points: list[BAPoint], target: float) -> tuple[BAPoint, BAPoint] | None:
+    """The tightest supporting lines on either side of `target`: the smallest beta among points
+    with D <= target and the largest among points with D > target (None if a side is empty).
+
+    Chosen by beta, not by D: D(beta) is monotone only up to rounding (points of a linear piece
+    of R, or near D_min, can tie or swap), and beta is what bounds the slope.
+    """
+    left = [pt for pt in points if pt.D <= target]
+    right = [pt for pt in points if pt.D > target]
+    if not left or not right:
+        return None
+    return min(left, key=lambda pt: pt.beta), max(right, key=lambda pt: pt.beta)
+
+
+def _slope_settled(left: BAPoint, right: BAPoint, target: float, rtol: float) -> bool:
+    """Whether the supporting lines around `target` pin dR/dD there to a relative `rtol`.
+
+    R is convex, so beta_right <= -R'(target) <= beta_left when left.D <= target < right.D.
+    """
+    if left.D == target:
+        return True
+    if right.D - left.D <= 8 * _EPS * max(1.0, abs(target)):   # both ends at the target (a kink)
+        return True
+    if not math.isfinite(left.beta) or right.beta <= 0:
+        return False
+    return left.beta - right.beta <= rtol * right.beta
+
+
+def slope_at(points: list[BAPoint], target: float) -> float:
+    """-dR/dD at distortion `target` (nats per distortion unit) from the solved points around it.
+
+    Interpolates log beta linearly in D between the bracketing pair (an estimate inside the
+    certified range [beta_right, beta_left]); the nearer point's beta when the pair cannot be
+    interpolated (an end of the curve).
+    """
+    pair = _slope_bracket(points, target)
+    if pair is None or pair[0].D == target:
+        return min(points, key=lambda pt: abs(pt.D - target)).beta
+    left, right = pair
+    if math.isfinite(left.beta) and right.beta > 0:
+        w = (target - left.D) / (right.D - left.D)
+        return math.exp((1 - w) * math.log(left.beta) + w * math.log(right.beta))
+    return left.beta if target - left.D <= right.D - target else right.beta
+
+
+#: Most extra solves spent pinning the slope once the width is reached.
+_SLOPE_ROUNDS = 64
+
+
 def bracket_solve(solve: Callable[[float, BAPoint | None], BAPoint], sandwich: Sandwich, *,
-                  target: float, on: str, tol: float, max_rounds: int, D_min: float
-                  ) -> tuple[bool, int]:
-    """Add solved points until the certified interval at the target (D or R) is <= tol wide."""
-    rounds = 0
+                  target: float, on: str, tol: float, max_rounds: int, D_min: float,
+                  slope_rtol: float | None = None) -> tuple[bool, int]:
+    """Add solved points until the certified interval at the target (D or R) is <= tol wide.
+
+    With `slope_rtol` (on "D" only), go on until the supporting lines on both sides of the target
+    pin the slope there to that relative accuracy: a secant step in log beta, or a bisection in
+    log beta after two new points in a row fell on the same side of the target (the secant from
+    a far point tends to approach the target from one side only). Returns (width reached, rounds).
+    """
+    rounds = slope_rounds = 0
+    sides: list[bool] = []                                     # new point right of the target?
     while rounds < max_rounds:
-        if on == "D":
-            width = sandwich.upper_R(target) - sandwich.lower_R(target)
-        else:
-            width = sandwich.upper_D(target) - sandwich.lower_D(target, D_min)
-        if width <= tol:
-            return True, rounds
         pts = sandwich.points
         if on == "D":
-            idx = max(i for i, pt in enumerate(pts) if pt.D <= target)
-            idx = min(idx, len(pts) - 2)
+            width = sandwich.upper_R(target) - sandwich.lower_R(target)
+            left, right = _bracket(pts, target)
         else:
-            idx = max([i for i, pt in enumerate(pts) if pt.I >= target] or [0])
-            idx = min(idx, len(pts) - 2)
-        left, right = pts[idx], pts[idx + 1]
-        beta = next_beta(left, right, target if on == "D" else
-                         left.D + (left.I - target) / max(left.I - right.I, 1e-300)
-                         * (right.D - left.D))
+            width = sandwich.upper_D(target) - sandwich.lower_D(target, D_min)
+            idx = min(max([i for i, pt in enumerate(pts) if pt.I >= target] or [0]), len(pts) - 2)
+            left, right = pts[idx], pts[idx + 1]
+        pair = _slope_bracket(pts, target) if on == "D" else None
+        slope_ok = (pair is None or slope_rtol is None or slope_rounds >= _SLOPE_ROUNDS
+                    or _slope_settled(*pair, target, slope_rtol))
+        if width <= tol and slope_ok:
+            return True, rounds
+        if width <= tol:                                       # only the slope is left to pin
+            slope_rounds += 1
+            left, right = pair
+        if width <= tol and len(sides) >= 2 and sides[-1] == sides[-2]:
+            if not math.isfinite(left.beta):
+                beta = 2.0 * right.beta if right.beta > 0 else 1.0
+            elif right.beta <= 0:
+                beta = 0.5 * left.beta
+            else:
+                beta = math.sqrt(left.beta * right.beta)
+        else:
+            beta = next_beta(left, right, target if on == "D" else
+                             left.D + (left.I - target) / max(left.I - right.I, 1e-300)
+                             * (right.D - left.D))
         warm = left if abs(math.log(max(beta, 1e-300)) - math.log(max(min(left.beta, 1e300), 1e-300))) \
             < abs(math.log(max(beta, 1e-300)) - math.log(max(right.beta, 1e-300))) else right
-        sandwich.add(solve(beta, warm))
+        pt = solve(beta, warm)
+        sandwich.add(pt)
+        sides.append(pt.D > target)
         rounds += 1
-    return False, rounds
+    if on == "D":
+        return sandwich.upper_R(target) - sandwich.lower_R(target) <= tol, rounds
+    return sandwich.upper_D(target) - sandwich.lower_D(target, D_min) <= tol, rounds

@@ -1,4 +1,4 @@
-"""Information bottleneck curves with deterministic annealing over beta (SPEC §5).
+"""Information bottleneck curves with deterministic annealing over beta (theory §5).
 
 For a joint law p(x, y), the information bottleneck (Tishby, Pereira & Bialek 1999) compresses X into
 T (Markov chain T - X - Y) by minimising I(X; T) - beta I(T; Y) over encoders p(t | x). At fixed
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validate import as_finite, as_int, as_pmf
+from .._validate import as_finite, as_float, as_int, as_pmf, as_rng
 from ..errors import InputError
 from ..results import Result
 from ..units import LN2
@@ -102,6 +102,27 @@ def _upper_envelope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.array(hull, dtype=np.int64)
 
 
+#: Largest (X, T) encoder or (T, Y) table one IB iteration may build (2^24 cells, 128 MiB).
+MAX_IB_CELLS = 2 ** 24
+
+#: Largest total size of the encoders kept, one (X, T) per beta (2^26 cells, 512 MiB).
+MAX_IB_KEPT = 2 ** 26
+
+
+def check_ib_size(X: int, T: int, Y: int, n_betas: int, func: str, param: str) -> None:
+    """Refuse, before allocating, an IB problem whose arrays exceed the limits above; `param`
+    names the argument that sets the size (n_clusters, or the source/joint law)."""
+    if max(X * T, T * Y) > MAX_IB_CELLS:
+        raise InputError(f"The `{param}` parameter of {func} gives an information bottleneck with X = "
+                         f"{X}, T = {T}, Y = {Y}: tables of max(X T, T Y) = {max(X * T, T * Y)} "
+                         f"cells, more than the limit of {MAX_IB_CELLS}. Use fewer clusters or a "
+                         "smaller alphabet.")
+    if n_betas * X * T > MAX_IB_KEPT:
+        raise InputError(f"The `{param}` parameter of {func} keeps one (X, T) = ({X}, {T}) encoder per "
+                         f"beta for {n_betas} betas: {n_betas * X * T} cells, more than the limit of "
+                         f"{MAX_IB_KEPT}. Use fewer betas or fewer clusters.")
+
+
 def information_bottleneck(p_xy: Any, *, betas: Any = None, n_clusters: int | None = None,
                            tol: float = 1e-8, max_iter: int = 1000, seed: int = 0
                            ) -> InformationBottleneckCurve:
@@ -114,18 +135,27 @@ def information_bottleneck(p_xy: Any, *, betas: Any = None, n_clusters: int | No
     betas : array_like, keyword-only, optional
         Increasing trade-off values (> 0); default 80 values geometric in [0.5, 1e4].
     n_clusters : int, keyword-only, optional
-        Size of T (default |X|, enough for every point of the curve).
+        Size of T (default |X|, enough for every point of the curve). X T and T Y must be at most
+        2^24, and (number of betas) X T at most 2^26 (checked before anything is built).
     tol : float, keyword-only
-        Stop a beta when the encoder changes by less than `tol` (max abs).
+        Stop a beta when the encoder changes by less than `tol` (max abs; finite, > 0).
     max_iter : int, keyword-only
         Cap on iterations per beta (a RuntimeWarning and converged=False if reached).
-    seed : int, keyword-only
+    seed : int or numpy Generator, keyword-only
         Seed of the perturbations that let clusters split.
 
     Returns
     -------
     InformationBottleneckCurve
         i_xt, i_ty in bits, on the upper concave envelope of the solutions found.
+
+    Examples
+    --------
+    Y a copy of a fair bit X: the curve reaches I(T;Y) = I(X;Y) = 1 bit at I(X;T) = 1 bit.
+
+    >>> c = information_bottleneck([[0.5, 0.0], [0.0, 0.5]], betas=[1.0, 10.0])
+    >>> round(float(c.i_xt[-1]), 6), round(float(c.i_ty[-1]), 6), c.i_xy
+    (1.0, 1.0, 1.0)
     """
     func = "information_bottleneck"
     p = as_pmf(p_xy, "p_xy", func, ndim=2)
@@ -145,8 +175,10 @@ def information_bottleneck(p_xy: Any, *, betas: Any = None, n_clusters: int | No
         if np.any(b <= 0) or np.any(np.diff(b) < 0):
             raise InputError(f"The `betas` parameter of {func} must be positive and increasing. "
                              f"Got {b[:5]}...")
+    check_ib_size(X, T, Y, b.size, func, "p_xy" if n_clusters is None else "n_clusters")
+    tol = as_float(tol, "tol", func, minimum=0.0, strict_min=True)
     max_iter = as_int(max_iter, "max_iter", func, minimum=1)
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed, func)
     enc = np.full((X, T), 1.0 / T)
     out_b, out_xt, out_ty, encs = [], [], [], []
     ok, total, unsettled = True, 0, 0

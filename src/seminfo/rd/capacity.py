@@ -1,4 +1,4 @@
-"""Capacity of a discrete memoryless channel by Blahut-Arimoto, certified (SPEC §5).
+"""Capacity of a discrete memoryless channel by Blahut-Arimoto, certified (theory §5).
 
 C = max_{r} I(X; Y) for W[x, y] = P(y | x). With q = r W and D_x = D(W(.|x) || q), each step sets
 r <- r exp(D_x) / sum r exp(D_x) (Arimoto 1972; Blahut 1972). Every iterate brackets the capacity:
@@ -26,14 +26,14 @@ from typing import Any
 import numpy as np
 
 from .._validate import as_float, as_int, as_stochastic
-from ..results import Result
+from ..results import CertifiedResult
 from ..units import LN2
 
 __all__ = ["CapacityResult", "channel_capacity"]
 
 
 @dataclass(frozen=True)
-class CapacityResult(Result):
+class CapacityResult(CertifiedResult):
     """Capacity of a DMC, certified: ``lower <= C <= upper`` (bits per channel use).
 
     Attributes
@@ -43,7 +43,8 @@ class CapacityResult(Result):
     lower : float
         I(X; Y) of `input_pmf` (achievable), less a rounding allowance of a few ulps.
     upper : float
-        max_x D(W(.|x) || output_pmf), plus the same allowance.
+        max_x D(W(.|x) || output_pmf), plus the same allowance (`width` = upper - lower,
+        `interval` the pair as an Interval).
     input_pmf, output_pmf : ndarray, shapes (X,), (Y,)
     converged, n_iter : bool, int
     """
@@ -74,7 +75,7 @@ def channel_capacity(W: Any, *, tol: float = 1e-9, max_iter: int = 100_000) -> C
     W : array_like, shape (X, Y)
         Transition matrix, W[x, y] = P(y | x); rows sum to 1.
     tol : float, keyword-only
-        Largest width of [lower, upper], bits.
+        Largest width of [lower, upper], bits (finite, > 0).
     max_iter : int, keyword-only
         Cap on iterations; reaching it gives converged=False and a RuntimeWarning.
 
@@ -92,8 +93,8 @@ def channel_capacity(W: Any, *, tol: float = 1e-9, max_iter: int = 100_000) -> C
     Binary symmetric channel with crossover 0.1: C = 1 - h(0.1).
 
     >>> r = channel_capacity([[0.9, 0.1], [0.1, 0.9]])
-    >>> round(r.capacity, 9)
-    0.531004406
+    >>> round(r.capacity, 9), r.width <= 1e-9, r.lower <= 0.5310044064107189 <= r.upper
+    (0.531004406, True, True)
     """
     func = "channel_capacity"
     W = as_stochastic(W, "W", func)

@@ -1,4 +1,4 @@
-"""Directed (nonanticipatory) rate-distortion of a finite-state source over a horizon n (SPEC §5).
+"""Directed (nonanticipatory) rate-distortion of a finite-state source over a horizon n (theory §5).
 
 R_dir,n(D) = (1/n) min I(X^n -> Xhat^n) over causally conditioned kernels
 P(xhat^n || x^n) = prod_t P(xhat_t | xhat^{t-1}, x^t) with (1/n) sum_t E d(X_t, Xhat_t) <= D.
@@ -21,7 +21,7 @@ Conventions: bits per source symbol; distortion per symbol; exhaustive enumerati
 
 References
 ----------
-1. SPEC §5. 2. A. K. Gorbunov and M. S. Pinsker, "Nonanticipatory and prognostic epsilon entropies
+1. theory §5. 2. A. K. Gorbunov and M. S. Pinsker, "Nonanticipatory and prognostic epsilon entropies
    and message generation rates", Probl. Inf. Transm. 9, 1973. 3. S. Tatikonda, PhD thesis, MIT,
    2000. 4. I. Naiss and H. Permuter, "Extension of the Blahut-Arimoto algorithm for maximizing
    directed information", IEEE Trans. IT 59(1), 2013. 5. P. A. Stavrou, C. D. Charalambous, C. K.
@@ -33,6 +33,7 @@ Leaves out: infinite-horizon limits (compute several n and watch convergence) an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -40,12 +41,12 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from .._validate import as_int, as_pmf
+from .._validate import as_float, as_int, as_pmf
 from ..errors import InputError
-from ..results import Result
+from ..results import CertifiedResult, deprecated_alias
 from ..units import LN2
 from ._iterate import BAPoint, check_distortion, check_supported
-from .blahut import _Problem, rate_distortion, solve_point
+from .blahut import RateDistortionResult, _Problem, _result, solve_point
 
 __all__ = ["DirectedRateDistortionResult", "directed_rate_distortion", "block_rate_distortion"]
 
@@ -54,26 +55,32 @@ MAX_CELLS = 2 ** 22
 
 
 @dataclass(frozen=True)
-class DirectedRateDistortionResult(Result):
-    """R_dir,n at one distortion, certified: ``rate_lower <= R_dir,n(distortion) <= rate_upper``.
+class DirectedRateDistortionResult(CertifiedResult):
+    """R_dir,n at one distortion, certified: ``lower <= R_dir,n(distortion) <= upper``.
 
     Attributes
     ----------
-    rate, rate_lower, rate_upper : float
-        (1/n) I(X^n -> Xhat^n), bits per symbol.
+    rate, lower, upper : float
+        (1/n) I(X^n -> Xhat^n): midpoint and ends of the certified interval, bits per symbol.
     distortion : float
         Per-symbol distortion the interval is about.
     slope : float
-        bits per distortion unit.
+        dR_dir,n/dD at `distortion`, bits per distortion unit (per-symbol rate over per-symbol
+        distortion).
+    horizon : int
+        n.
     joint : ndarray, shape (K, M) * n
-        Joint law of (X_1, Xhat_1, ..., X_n, Xhat_n) of the kernel found (axes interleaved, as
+        Joint law of (X_1, Xhat_1, ..., X_n, Xhat_n) of a causal kernel with distortion <=
+        `distortion` and rate <= `upper` (axes interleaved, as
         ``seminfo.exact.directed_information(joint, n)`` expects).
+
+    ``rate_lower`` and ``rate_upper`` are deprecated aliases of `lower` and `upper`.
     """
 
     rate: float
     distortion: float
-    rate_lower: float
-    rate_upper: float
+    lower: float
+    upper: float
     slope: float
     horizon: int
     joint: np.ndarray
@@ -84,42 +91,57 @@ class DirectedRateDistortionResult(Result):
     distortion_units: str = "distortion/symbol"
     method: str = "causal blahut-arimoto (alternating minimisation)"
 
-    @property
-    def width(self) -> float:
-        return self.rate_upper - self.rate_lower
+    rate_lower = deprecated_alias("lower", "rate_lower")
+    rate_upper = deprecated_alias("upper", "rate_upper")
 
 
-def _block(source: Any, n: int, func: str) -> np.ndarray:
+def _check_horizon(K: int, M: int, n: int, func: str) -> None:
+    """Refuse a horizon whose K^n M^n grid exceeds MAX_CELLS, before anything is allocated."""
+    bits = n * math.log2(K * M)                              # no (K M)^n for a huge n
+    if bits > 64 or (K * M) ** n > MAX_CELLS:
+        cells = f"{(K * M) ** n}" if bits <= 64 else f"2^{bits:.4g}"
+        raise InputError(f"The `n` parameter of {func} needs K^n M^n = {cells} cells (K = {K}, M = "
+                         f"{M}, n = {n}), more than the limit of {MAX_CELLS}. Use a smaller horizon.")
+
+
+def _block_setup(source: Any, d: Any, n: Any, func: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """Validated n, block pmf (K,)*n and distortion (K, M), checking the size before building.
+
+    `source` is a source with ``block_pmf`` (and ``alphabet_size``) or the block pmf itself.
+    """
+    n = as_int(n, "n", func, minimum=1)
     if hasattr(source, "block_pmf"):
-        return np.asarray(source.block_pmf(n), dtype=np.float64)
-    block = as_pmf(source, "source", func)
-    if block.ndim != n:
-        raise InputError(f"The `source` parameter of {func} must be a source with block_pmf or a "
-                         f"pmf with n = {n} axes. Got {block.ndim} axes.")
-    return block
+        K = getattr(source, "alphabet_size", None)
+        K = int(K) if K is not None else int(np.size(source.block_pmf(1)))
+        dd = check_distortion(d, K, func)
+        _check_horizon(K, dd.shape[1], n, func)
+        block = np.asarray(source.block_pmf(n), dtype=np.float64)
+    else:
+        block = as_pmf(source, "source", func)
+        if block.ndim != n:
+            raise InputError(f"The `source` parameter of {func} must be a source with block_pmf or "
+                             f"a pmf with n = {n} axes. Got {block.ndim} axes.")
+        K = block.shape[0]
+        if any(s != K for s in block.shape):
+            raise InputError(f"The `source` parameter of {func} must give a block pmf of shape "
+                             f"(K,)*n. Got {block.shape}.")
+        dd = check_distortion(d, K, func)
+        _check_horizon(K, dd.shape[1], n, func)
+    return n, block, dd
 
 
 class _CausalProblem(_Problem):
     """Block source law and per-letter distortion; solves the Lagrangian at a multiplier."""
 
     def __init__(self, source: Any, d: Any, n: Any, func: str, tol: Any, max_iter: Any):
-        from .._validate import as_float
         self.func = func
-        self.n = n = as_int(n, "n", func, minimum=1)
-        block = _block(source, n, func)
-        K = block.shape[0]
-        if any(s != K for s in block.shape):
-            raise InputError(f"The `source` parameter of {func} must give a block pmf of shape "
-                             f"(K,)*n. Got {block.shape}.")
-        self.K = K
-        self.d = check_distortion(d, K, func)
-        self.M = M = self.d.shape[1]
-        if K ** n * M ** n > MAX_CELLS:
-            raise InputError(f"The `n` parameter of {func} gives K^n M^n = {K ** n * M ** n} cells, "
-                             f"more than {MAX_CELLS}. Use a smaller horizon.")
-        self.tol_bits = as_float(tol, "tol", func, minimum=0.0, strict_min=True)
-        self.tol = self.tol_bits * LN2
+        self.n, block, self.d = _block_setup(source, d, n, func)
+        n = self.n
+        self.K = K = block.shape[0]
+        self.M = self.d.shape[1]
+        self.tol = as_float(tol, "tol", func, minimum=0.0, strict_min=True)   # bits per symbol
         self.max_iter = as_int(max_iter, "max_iter", func, minimum=1)
+        self.scale = 1
         self.n_iter = 0
         # marginals p_t(x^t) (K^t,) and conditionals cond_t(x_t | x^{t-1}) (K^{t-1}, K)
         self.px = [block.sum(axis=tuple(range(t, n))).reshape(-1) if t < n else block.reshape(-1)
@@ -139,7 +161,7 @@ class _CausalProblem(_Problem):
         self.const = sum(float(pl @ rowmin) for pl in letter)                   # sum_t E min d
         self.dz = self.d - rowmin[:, None]
         self.d_min = self.const / n
-        cols = [np.where(np.isfinite(self.d), self.d, np.inf).T @ pl for pl in letter]  # (M,) each
+        cols = [self.d.T @ pl for pl in letter]                                 # (M,) each, +inf ok
         self.zero_cols = [int(np.argmin(c)) for c in cols]
         self.d_max = sum(float(c.min()) for c in cols) / n
 
@@ -179,7 +201,7 @@ class _CausalProblem(_Problem):
     def solve(self, beta: float, warm: BAPoint | None = None) -> BAPoint:
         M, n = self.M, self.n
         logA = self._logA(beta)
-        if warm is not None and isinstance(warm.logq, list):
+        if warm is not None:                                   # warm.logq: this problem's tables
             logq = [np.maximum(lq, -700.0) for lq in warm.logq]
             logq = [lq - logsumexp(lq, axis=1, keepdims=True) for lq in logq]
         else:
@@ -198,7 +220,7 @@ class _CausalProblem(_Problem):
             gap = max(float(np.max(logr)) - kl, 0.0)
             # rounding allowance (nats, whole block) on I_total and on its lower bound
             pad = 16 * n * float(np.finfo(float).eps) * (1.0 + abs(G) + abs(kl))
-            if gap + 2 * pad <= self.tol * n / 4 or it >= self.max_iter:
+            if gap + 2 * pad <= self.rate_tol * n / 4 or it >= self.max_iter:
                 break
             new = []                                                           # Q-step
             for t in range(n):
@@ -215,7 +237,7 @@ class _CausalProblem(_Problem):
         g = (gap + 2 * pad) / n
         a = I - g + (0.0 if math.isinf(beta) else beta * D)
         pt = BAPoint(beta=beta, D=D, I=I, a=a, gap=g, logq=logq, Q=J,
-                     converged=gap + 2 * pad <= self.tol * n / 4, n_iter=it)
+                     converged=gap + 2 * pad <= self.rate_tol * n / 4, n_iter=it)
         return pt
 
     def _dz_total(self) -> np.ndarray:
@@ -241,8 +263,7 @@ class _CausalProblem(_Problem):
         J[:, idx] = self.px[-1]
         logq = []
         for t in range(n):
-            lq = np.full((M ** t, M), -math.log(M))
-            lq[:, :] = -np.inf
+            lq = np.full((M ** t, M), -np.inf)
             lq[:, self.zero_cols[t]] = 0.0
             logq.append(lq)
         return BAPoint(beta=0.0, D=self.d_max, I=0.0, a=0.0, gap=0.0, logq=logq, Q=J)
@@ -268,65 +289,78 @@ def directed_rate_distortion(source: Any, d: Any, n: int, D: Any = None, slope: 
     d : array_like, shape (K, M), or "hamming" / "squared"
         Per-letter distortion (+inf forbids a pair).
     n : int
-        Horizon.
+        Horizon; K^n M^n must be at most 2^22 (checked before anything is built).
     D : float, optional
         Target per-symbol distortion (>= D_min). Exactly one of `D` and `slope`.
     slope : float, optional
         dR/dD <= 0 in bits per distortion unit.
     tol : float, keyword-only
-        Largest width of the certified interval, bits per symbol.
+        Largest width of the certified interval, bits per symbol (finite, > 0).
     max_iter : int, keyword-only
         Cap on alternating-minimisation sweeps per multiplier (warning and converged=False).
 
     Returns
     -------
     DirectedRateDistortionResult
-        Bits per symbol; the joint law of (X_t, Xhat_t)_t of the kernel found.
+        rate, lower, upper in bits per symbol; slope in bits per distortion unit; the joint law
+        of (X_t, Xhat_t)_t of a causal kernel achieving it.
 
     Examples
     --------
     For an iid source it is the single-letter R(D): Bernoulli(0.3), Hamming, D = 0.1.
 
     >>> from seminfo.sources import IIDSource
-    >>> round(directed_rate_distortion(IIDSource([0.7, 0.3]), "hamming", 3, D=0.1).rate, 6)
-    0.412295
+    >>> r = directed_rate_distortion(IIDSource([0.7, 0.3]), "hamming", 3, D=0.1)
+    >>> round(r.rate, 6), round(r.slope, 4), r.width <= 1e-9
+    (0.412295, -3.1699, True)
     """
     func = "directed_rate_distortion"
     if (D is None) == (slope is None):
         raise InputError(f"{func} needs exactly one of the `D` and `slope` parameters. Got "
                          f"{'neither' if D is None else 'both'}.")
     prob = _CausalProblem(source, d, n, func, tol, max_iter)
-    D_, lower, upper, sl, pt, ok = solve_point(prob, D, slope)
-    lo, up = max(lower, 0.0) / LN2, upper / LN2
+    sol = solve_point(prob, D, slope)
+    lo, up = max(sol.lower, 0.0) / LN2, sol.upper / LN2
     return DirectedRateDistortionResult(
-        rate=0.5 * (lo + up), distortion=D_, rate_lower=lo, rate_upper=up, slope=sl, horizon=prob.n,
-        joint=prob.joint(pt.Q), converged=ok, n_iter=prob.n_iter, tol=prob.tol_bits)
+        rate=0.5 * (lo + up), distortion=sol.distortion, lower=lo, upper=up, slope=sol.slope,
+        horizon=prob.n, joint=prob.joint(sol.Q), converged=sol.converged, n_iter=prob.n_iter,
+        tol=prob.tol)
 
 
 def block_rate_distortion(source: Any, d: Any, n: int, D: Any, *, tol: float = 1e-9,
-                          max_iter: int = 20_000):
+                          max_iter: int = 20_000) -> RateDistortionResult:
     """R_n(D) = (1/n) min I(X^n; Xhat^n) with (1/n) sum_t E d(X_t, Xhat_t) <= D (no causality).
 
-    The classical block rate-distortion function of the super-letter X^n, computed by
-    :func:`rate_distortion` on the (K^n, M^n) distortion (1/n) sum_t d(x_t, xhat_t); the returned
-    result's rates are divided by n (bits per symbol).
+    The classical block rate-distortion function of the super-letter X^n, computed as
+    :func:`rate_distortion` of the block law on the (K^n, M^n) distortion (1/n) sum_t d(x_t,
+    xhat_t). The result is per symbol: rate, lower, upper (and `tol`) in bits per symbol, slope
+    in bits per symbol per distortion unit (the block's slope divided by n); `conditional` and
+    `reproduction` are the block kernel (K^n, M^n) and its output law (M^n,).
+
+    Parameters as in :func:`directed_rate_distortion` (K^n M^n at most 2^22).
+
+    Examples
+    --------
+    For an iid source it is the single-letter R(D), slope included.
+
+    >>> from seminfo.sources import IIDSource
+    >>> r = block_rate_distortion(IIDSource([0.7, 0.3]), "hamming", 2, D=0.1)
+    >>> round(r.rate, 6), round(r.slope, 4)
+    (0.412295, -3.1699)
     """
     func = "block_rate_distortion"
-    n = as_int(n, "n", func, minimum=1)
-    block = _block(source, n, func)
-    K = block.shape[0]
-    dd = check_distortion(d, K, func)
-    M = dd.shape[1]
-    if K ** n * M ** n > MAX_CELLS:
-        raise InputError(f"The `n` parameter of {func} gives K^n M^n = {K ** n * M ** n} cells, "
-                         f"more than {MAX_CELLS}. Use a smaller horizon.")
+    n, block, dd = _block_setup(source, d, n, func)
+    tol = as_float(tol, "tol", func, minimum=0.0, strict_min=True)
+    K, M = dd.shape
     tot = np.zeros((K,) * n + (M,) * n)
     for t in range(n):
         shape = [1] * (2 * n)
         shape[t], shape[n + t] = K, M
         tot = tot + dd.reshape(shape)
-    r = rate_distortion(block.reshape(-1), tot.reshape(K ** n, M ** n) / n, D=D, tol=tol * n,
-                        max_iter=max_iter)
-    import dataclasses
-    return dataclasses.replace(r, rate=r.rate / n, rate_lower=r.rate_lower / n,
-                               rate_upper=r.rate_upper / n, tol=r.tol / n)
+    prob = _Problem(block.reshape(-1), tot.reshape(K ** n, M ** n) / n, func,
+                    min(tol * n, 1e300), max_iter)             # tol per block of n symbols
+    prob.scale = n
+    sol = solve_point(prob, D, None)
+    r = _result(prob, sol)
+    return dataclasses.replace(r, rate=r.rate / n, lower=r.lower / n, upper=r.upper / n,
+                               slope=r.slope / n, tol=tol)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import as_real
 from ..errors import InputError
 
 
@@ -38,6 +39,6 @@ def read_array(path: Any, what: str, func: str, key: str) -> np.ndarray:
                              f"a {key!r} key. Got keys {sorted(obj)}.")
         obj = obj[key]
     try:
-        return np.asarray(obj, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"The `{what}` parameter of {func}: {str(p)!r} must hold numbers.") from None
+        return as_real(obj, what, func)
+    except InputError:
+        raise InputError(f"The `{what}` parameter of {func}: {str(p)!r} must hold real numbers.") from None

@@ -1,4 +1,4 @@
-"""The directed rate-reward function of post-training (SPEC §6), exact and sampled.
+"""The directed rate-reward function of post-training (theory §6), exact and sampled.
 
 R_rr(rho) = min_pi E_X D(pi(.|X) || pi_0(.|X)) subject to E r(X, Y) >= rho. Its optimum is the Gibbs
 (exponential-tilting) policy pi_s(y|x) = pi_0(y|x) exp(s r(x, y)) / Z_s(x), with reward
@@ -20,7 +20,7 @@ bits per token); `slope` = dR/drho = s / ln 2 in bits per reward unit.
 
 References
 ----------
-1. SPEC §6; T. Korbak, E. Perez, C. Buckley, "RL with KL penalties is better viewed as Bayesian
+1. theory §6; T. Korbak, E. Perez, C. Buckley, "RL with KL penalties is better viewed as Bayesian
    inference", 2022 (Gibbs optimum of the KL-regularised objective).
 2. A. Beirami et al., "Theoretical guarantees on the best-of-n alignment policy", 2024.
 3. A. B. Owen, *Monte Carlo theory, methods and examples*, 2013, ch. 9 (self-normalised IS, ESS).
@@ -38,9 +38,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import logsumexp
 
-from .._validate import _describe, as_finite, as_float, as_int, as_pmf
+from .._validate import as_finite, as_float, as_int, as_pmf, as_real, as_seed
 from ..errors import DistributionError, InputError, ShapeError
-from ..results import Estimate, Result
+from ..results import CertifiedResult, Estimate, Result, deprecated_alias
 from ..units import LN2
 
 __all__ = ["RateRewardResult", "RateRewardCurve", "BestOfNResult", "SampledRateReward",
@@ -49,31 +49,38 @@ __all__ = ["RateRewardResult", "RateRewardCurve", "BestOfNResult", "SampledRateR
 
 
 @dataclass(frozen=True)
-class RateRewardResult(Result):
-    """One point of the rate-reward frontier, certified: ``rate_lower <= R_rr(reward) <= rate_upper``.
+class RateRewardResult(CertifiedResult):
+    """One point of the rate-reward frontier, certified: ``lower <= R_rr(reward) <= upper``.
 
     Attributes
     ----------
-    rate, rate_lower, rate_upper : float
-        E_X D(pi_s || pi_0), bits per response.
+    rate, lower, upper : float
+        E_X D(pi_s || pi_0): midpoint and ends of the certified interval, bits per response.
     reward : float
         Expected reward of the policy (reward units).
     slope : float
         dR/drho in bits per reward unit (s / ln 2); 0 below rho_0, inf at the largest reward.
     policy : ndarray, shape of `p_ref`
         The Gibbs policy pi_s(y | x).
+    reward_ref, reward_max : float
+        rho_0 = E pi_0 r and the largest achievable expected reward.
+
+    ``rate_lower`` and ``rate_upper`` are deprecated aliases of `lower` and `upper`.
     """
 
     rate: float
     reward: float
-    rate_lower: float
-    rate_upper: float
+    lower: float
+    upper: float
     slope: float
     policy: np.ndarray
     reward_ref: float
     reward_max: float
     units: str = "bits/response"
     method: str = "gibbs (exact)"
+
+    rate_lower = deprecated_alias("lower", "rate_lower")
+    rate_upper = deprecated_alias("upper", "rate_upper")
 
 
 @dataclass(frozen=True)
@@ -127,15 +134,42 @@ class SampledRateReward(Result):
 
 
 # --------------------------------------------------------------------------- exact (enumerable)
+_EPS = float(np.finfo(float).eps)
+
+#: Largest `n_points` of rate_reward_curve (one root-finding per point).
+MAX_CURVE_POINTS = 100_000
+
+#: Largest N of best_of_n (beyond, N is not an exact float and F^N is 0 or 1 anyway).
+MAX_BEST_OF = 2 ** 53
+
+#: Largest n_samples * n_tokens rate_reward_model draws (int64 tokens: 800 MB).
+MAX_SAMPLED_TOKENS = 10 ** 8
+
+
+def _scale_exponent(r: np.ndarray) -> int:
+    """e with max |r| = m 2^e, m in [0.5, 1): rewards are handled as r 2^-e, exactly, in (-1, 1).
+
+    The rate is invariant under r -> c r, rho -> c rho, s -> s / c; scaling by a power of two
+    is exact, so every tolerance below is relative to the rewards' scale.
+    """
+    big = float(np.max(np.abs(r)))
+    return math.frexp(big)[1] if big > 0 else 0
+
+
+def _ldexp(x: float, e: int) -> float:
+    """x 2^e, +-inf on overflow (math.ldexp raises instead)."""
+    try:
+        return math.ldexp(x, e)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
 class _Problem:
-    """Validated p_ref (X, N), rewards (X, N) and prompt law (X,)."""
+    """Validated p_ref (X, N), rewards (X, N) scaled to (-1, 1) by 2^-e, and prompt law (X,)."""
 
     def __init__(self, p_ref: Any, reward: Any, prompt_pmf: Any, func: str):
-        try:
-            p = np.asarray(p_ref, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DistributionError(f"The `p_ref` parameter of {func} must be a numeric pmf (N,) or "
-                                    f"table of response pmfs (X, N). Got {_describe(p_ref)}.") from None
+        p = as_real(p_ref, "p_ref", func, error=DistributionError,
+                    what="a pmf (N,) or a table of response pmfs (X, N)")
         self.shape = np.shape(p)
         if len(self.shape) not in (1, 2):
             raise ShapeError(f"The `p_ref` parameter of {func} must be a pmf (N,) or a table of "
@@ -146,7 +180,8 @@ class _Problem:
         if r.shape != self.shape:
             raise ShapeError(f"The `reward` parameter of {func} must have the shape of `p_ref` "
                              f"{self.shape}. Got {r.shape}.")
-        self.r = np.atleast_2d(r)
+        self.e = _scale_exponent(r)
+        self.r = np.ldexp(np.atleast_2d(r), -self.e)                            # (X, N), exact
         X = self.p.shape[0]
         if prompt_pmf is None:
             self.w = np.full(X, 1.0 / X)
@@ -161,35 +196,97 @@ class _Problem:
         self.rmax_x = np.where(self.support, self.r, -np.inf).max(axis=1)        # (X,)
         self.rho0 = float(self.w @ np.sum(self.p * self.r, axis=1))
         self.rho_max = float(self.w @ self.rmax_x)
+        # rounding of the averages rho_max (exact for one prompt) and rho_0, scaled units
+        self.slack = 2 * X * _EPS * float(self.w @ np.abs(self.rmax_x)) if X > 1 else 0.0
+        self.slack0 = 2 * (X + self.p.shape[1]) * _EPS * float(self.w @ np.sum(self.p * np.abs(self.r),
+                                                                                axis=1))
 
-    def tilt(self, s: float) -> tuple[np.ndarray, float, float]:
-        """Policy pi_s, reward rho(s) and rate R(s) in nats."""
-        a = np.where(self.support, self.logp + s * (self.r - self.rmax_x[:, None]), -np.inf)
+    def unscale(self, rho: float) -> float:
+        """A scaled reward back in the caller's units."""
+        return _ldexp(rho, self.e)
+
+    def tilt(self, s: float) -> tuple[np.ndarray, float, float, float]:
+        """Policy pi_s, reward rho(s) (scaled), rate R(s) in nats and its rounding allowance.
+
+        `s` is the scaled inverse temperature (the caller's s times 2^e). The allowance is a few
+        ulps of the terms the rate sums, weighted by pi (a term of negligible pi cannot matter).
+        """
+        d = np.where(self.support, s * (self.r - self.rmax_x[:, None]), -np.inf)   # <= 0
+        a = np.where(self.support, self.logp + d, -np.inf)
         logZ = logsumexp(a, axis=1, keepdims=True)                             # shifted by s rmax
         pi = np.exp(a - logZ)
         rho = float(self.w @ np.sum(pi * self.r, axis=1))
         with np.errstate(invalid="ignore"):                                    # 0 * (-inf) off support
-            rate = float(self.w @ np.sum(np.where(pi > 0, pi * (a - logZ - np.where(
-                self.support, self.logp, 0.0)), 0.0), axis=1))
-        return pi, rho, max(rate, 0.0)
+            terms = np.where(pi > 0, pi * (a - logZ - np.where(self.support, self.logp, 0.0)), 0.0)
+            size = np.where(pi > 0, pi * (np.abs(d) + np.abs(np.where(self.support, self.logp, 0.0))),
+                            0.0)
+        rate = float(self.w @ np.sum(terms, axis=1))
+        pad = 16 * _EPS * (1.0 + abs(rate) + float(self.w @ np.sum(size, axis=1))
+                           + float(self.w @ np.abs(logZ[:, 0])))
+        return pi, rho, max(rate, 0.0), pad
 
-    def pad(self, s: float, R: float) -> float:
-        """Rounding allowance (nats) on a computed rate R(s): a few ulps of the terms it sums
-        (the rate itself, s r and log pi_0 on the support), also covering the rounding of rho(s)
-        times the slope s when a target reward is bracketed."""
-        big = float(np.max(np.abs(np.where(self.support, self.r, 0.0))))
-        logp = float(self.w @ np.max(np.where(self.support, -self.logp, 0.0), axis=1))
-        return 16 * float(np.finfo(float).eps) * (1.0 + abs(R) + s * big + logp)
-
-    def top(self) -> tuple[np.ndarray, float]:
-        """The policy on the argmax set (largest reward) and its rate in nats."""
+    def top(self) -> tuple[np.ndarray, float, float]:
+        """The policy on the argmax set (largest reward), its rate in nats and allowance."""
         best = self.support & (self.r == self.rmax_x[:, None])
         mass = np.sum(np.where(best, self.p, 0.0), axis=1)
         pi = np.where(best, self.p, 0.0) / mass[:, None]
-        return pi, float(-self.w @ np.log(mass))
+        R = float(-self.w @ np.log(mass))
+        return pi, R, 16 * _EPS * (1.0 + R)
 
     def out(self, pi: np.ndarray) -> np.ndarray:
         return pi.reshape(self.shape)
+
+
+def _point(pb: _Problem, target: float, rho: float) -> RateRewardResult:
+    """The frontier at a scaled target reward (`rho`: the same in the caller's units)."""
+    R_unit = 1.0 / LN2
+
+    def result(R: float, reward: float, lo: float, up: float, s_scaled: float, pi: np.ndarray
+               ) -> RateRewardResult:
+        slope = _ldexp(s_scaled, -pb.e) / LN2
+        return RateRewardResult(R * R_unit, reward, max(lo, 0.0) * R_unit, up * R_unit, slope,
+                                pb.out(pi), pb.unscale(pb.rho0), pb.unscale(pb.rho_max))
+
+    if target >= pb.rho_max - pb.slack:                        # the largest reward (to rounding)
+        pi, R, pad = pb.top()
+        return result(R, pb.unscale(pb.rho_max), R - pad, R + pad, math.inf, pi)
+    if target <= pb.rho0 - pb.slack0:
+        return result(0.0, pb.unscale(pb.rho0), 0.0, 0.0, 0.0, pb.p.copy())
+    if target <= pb.rho0:                                      # rho_0 to rounding: R_rr in [0, R(s)]
+        level = pb.rho0 + 2 * pb.slack0                        # for an s whose rho(s) surely >= it
+        s = 1.0
+        while pb.tilt(s)[1] < level and s < 1e300:
+            s *= 2.0
+        while s > 1e-300 and pb.tilt(0.5 * s)[1] >= level:
+            s *= 0.5
+        R, pad = pb.tilt(s)[2:]
+        return result(0.0, pb.unscale(pb.rho0), 0.0, R + pad + 16 * _EPS * s, 0.0, pb.p.copy())
+    f = lambda s: pb.tilt(s)[1] - target                                    # increasing in s
+    hi = 1.0
+    while f(hi) < 0 and hi < 1e300:
+        hi *= 2.0
+    if f(hi) < 0:                                              # rho(s) never reaches the target in
+        pi, R, pad = pb.top()                                  # floating point: R(hi) <= R_rr <= R_top
+        R_hi, pad_hi = pb.tilt(hi)[2:]
+        return result(R, rho, R_hi - pad_hi - 16 * _EPS * hi, R + pad, math.inf, pi)
+    s = brentq(f, 0.0, hi, xtol=1e-300, rtol=4 * _EPS, maxiter=500, disp=False)
+    lo_s, hi_s = 0.0, hi                                       # a certified bracket around the root
+    for k in range(50):
+        if f(s * (1 - 2.0 ** (k - 50))) <= 0:
+            lo_s = s * (1 - 2.0 ** (k - 50))
+            break
+    for k in range(60):
+        if f(s * (1 + 2.0 ** (k - 50))) >= 0:
+            hi_s = min(s * (1 + 2.0 ** (k - 50)), hi)
+            break
+    R_lo, pad_lo = pb.tilt(lo_s)[2:]
+    R_hi, pad_hi = pb.tilt(hi_s)[2:]
+    pi, rr, R, pad = pb.tilt(s)
+    # rho(s) is computed to a few ulps of the (scaled) rewards: a sign of f read wrongly by that
+    # much moves s*, hence R = s rho - log Z, by about s times it
+    slack = 16 * _EPS * hi_s
+    return result(R, rho, min(R_lo, R) - max(pad_lo, pad) - slack,
+                  max(R_hi, R) + max(pad_hi, pad) + slack, s, pi)
 
 
 def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
@@ -201,9 +298,12 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
     p_ref : array_like, shape (N,) or (X, N)
         Reference policy pi_0(y) over an enumerable response set, or one row per prompt.
     reward : array_like, same shape
-        Finite rewards r(x, y).
+        Finite rewards r(x, y), of any scale (the rate is invariant under r -> c r, rho -> c rho;
+        every tolerance is relative to max |r|).
     rho : float, optional
-        Target expected reward (<= the largest reward). Exactly one of `rho` and `slope`.
+        Target expected reward, at most the largest achievable expected reward E_X max_y r(X, y)
+        (exactly, for one prompt; to the rounding of that average for several). Exactly one of
+        `rho` and `slope`.
     slope : float, optional
         dR/drho >= 0 in bits per reward unit (s = slope * ln 2).
     prompt_pmf : array_like, shape (X,), keyword-only, optional
@@ -212,13 +312,17 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
     Returns
     -------
     RateRewardResult
-        rate (bits per response, certified interval), reward, slope, policy.
+        rate, lower, upper (bits per response, certified), reward, slope, policy.
 
     Examples
     --------
-    Two responses, the rewarded one has reference probability 0.2: R(0.5) = D(Bern(0.5) || Bern(0.2)).
+    Two responses, the rewarded one has reference probability 0.2: R(0.5) = D(Bern(0.5) || Bern(0.2)),
+    whatever the scale of the rewards.
 
-    >>> round(rate_reward([0.8, 0.2], [0.0, 1.0], rho=0.5).rate, 9)
+    >>> r = rate_reward([0.8, 0.2], [0.0, 1.0], rho=0.5)
+    >>> round(r.rate, 9), r.lower <= r.rate <= r.upper, r.width < 1e-12
+    (0.321928095, True, True)
+    >>> round(rate_reward([0.8, 0.2], [0.0, 1e-16], rho=5e-17).rate, 9)
     0.321928095
     """
     func = "rate_reward"
@@ -228,56 +332,41 @@ def rate_reward(p_ref: Any, reward: Any, rho: Any = None, slope: Any = None, *,
     pb = _Problem(p_ref, reward, prompt_pmf, func)
     if slope is not None:
         sl = as_float(slope, "slope", func, minimum=0.0)
-        pi, rr, R = pb.tilt(sl * LN2)
-        pad = pb.pad(sl * LN2, R)
-        return RateRewardResult(R / LN2, rr, max(R - pad, 0.0) / LN2, (R + pad) / LN2, sl, pb.out(pi),
-                                pb.rho0, pb.rho_max)
-    target = as_float(rho, "rho", func)
-    span = max(1.0, abs(pb.rho_max), abs(pb.rho0))
-    if target > pb.rho_max + 1e-12 * span:
+        s = min(_ldexp(sl * LN2, pb.e), 1e300)                 # scaled; 1e300: s (r - rmax) stays finite
+        pi, rr, R, pad = pb.tilt(s)
+        return RateRewardResult(R / LN2, pb.unscale(rr), max(R - pad, 0.0) / LN2, (R + pad) / LN2, sl,
+                                pb.out(pi), pb.unscale(pb.rho0), pb.unscale(pb.rho_max))
+    target_u = as_float(rho, "rho", func)
+    target = math.ldexp(target_u, -pb.e)
+    if target > pb.rho_max + pb.slack:
         raise InputError(f"The `rho` parameter of {func} must be <= the largest achievable expected "
-                         f"reward {pb.rho_max:.12g}. Got {target:g}.")
-    if target <= pb.rho0:
-        return RateRewardResult(0.0, pb.rho0, 0.0, 0.0, 0.0, pb.out(pb.p.copy()), pb.rho0, pb.rho_max)
-    if target >= pb.rho_max - 1e-15 * span:
-        pi, R = pb.top()
-        pad = pb.pad(0.0, R)
-        return RateRewardResult(R / LN2, pb.rho_max, max(R - pad, 0.0) / LN2, (R + pad) / LN2,
-                                math.inf, pb.out(pi), pb.rho0, pb.rho_max)
-    f = lambda s: pb.tilt(s)[1] - target                                    # increasing in s
-    hi = 1.0
-    while f(hi) < 0:
-        hi *= 2.0
-        if hi > 1e300:
-            break
-    s = brentq(f, 0.0, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
-    lo_s, hi_s = s, s
-    for k in range(60):                                    # a certified bracket around the root
-        lo_s = s * (1 - 2.0 ** (k - 50))
-        if f(lo_s) <= 0:
-            break
-    for k in range(60):
-        hi_s = s * (1 + 2.0 ** (k - 50))
-        if f(hi_s) >= 0:
-            break
-    R_lo, R_hi = pb.tilt(lo_s)[2], pb.tilt(hi_s)[2]
-    pi, rr, R = pb.tilt(s)
-    pad = pb.pad(hi_s, max(R_hi, R))
-    return RateRewardResult(R / LN2, target, max(min(R_lo, R) - pad, 0.0) / LN2,
-                            (max(R_hi, R) + pad) / LN2, s / LN2, pb.out(pi), pb.rho0, pb.rho_max)
+                         f"reward {pb.unscale(pb.rho_max):.17g} (E_X max_y r(X, y)). Got "
+                         f"{target_u:.17g}.")
+    return _point(pb, target, target_u)
 
 
 def rate_reward_curve(p_ref: Any, reward: Any, *, n_points: int = 50, prompt_pmf: Any = None
                       ) -> RateRewardCurve:
-    """The frontier R_rr(rho) at `n_points` rewards evenly spaced on [rho_0, rho_max] (bits/response)."""
+    """The frontier R_rr(rho) at `n_points` rewards evenly spaced on [rho_0, rho_max] (bits/response).
+
+    `n_points` is 2 to 100,000 (one root-finding per point).
+
+    Examples
+    --------
+    Rewards 0.2 (rho_0), 0.6 and 1: rates 0, D(Bern(0.6) || Bern(0.2)) and log2(1 / 0.2).
+
+    >>> c = rate_reward_curve([0.8, 0.2], [0.0, 1.0], n_points=3)
+    >>> [round(float(x), 6) for x in c.reward], [round(float(x), 6) for x in c.rate]
+    ([0.2, 0.6, 1.0], [0.0, 0.550978, 2.321928])
+    """
     func = "rate_reward_curve"
-    n = as_int(n_points, "n_points", func, minimum=2)
+    n = as_int(n_points, "n_points", func, minimum=2, maximum=MAX_CURVE_POINTS)
     pb = _Problem(p_ref, reward, prompt_pmf, func)
-    rhos = np.linspace(pb.rho0, pb.rho_max, n)
-    pts = [rate_reward(p_ref, reward, rho=float(r), prompt_pmf=prompt_pmf) for r in rhos]
+    rhos = np.linspace(pb.rho0, pb.rho_max, n)                               # scaled units
+    pts = [_point(pb, float(r), pb.unscale(float(r))) for r in rhos]
     return RateRewardCurve(reward=np.array([p.reward for p in pts]), rate=np.array([p.rate for p in pts]),
-                           slope=np.array([p.slope for p in pts]), reward_ref=pb.rho0,
-                           reward_max=pb.rho_max)
+                           slope=np.array([p.slope for p in pts]), reward_ref=pb.unscale(pb.rho0),
+                           reward_max=pb.unscale(pb.rho_max))
 
 
 def best_of_n(p_ref: Any, reward: Any, n: int) -> BestOfNResult:
@@ -285,10 +374,18 @@ def best_of_n(p_ref: Any, reward: Any, n: int) -> BestOfNResult:
 
     Returns its exact KL D(pi_BoN || pi_0) and expected reward, beside the bound
     KL <= log N - (N - 1)/N (Beirami et al. 2024), both in bits per response. One prompt: `p_ref`
-    of shape (N,).
+    of shape (N,); `n` from 1 to 2^53.
+
+    Examples
+    --------
+    Best of 2 with a fair coin as reward: the winner is rewarded with probability 3/4.
+
+    >>> b = best_of_n([0.5, 0.5], [0.0, 1.0], 2)
+    >>> b.reward, round(b.kl, 6), b.kl <= b.kl_bound
+    (0.75, 0.188722, True)
     """
     func = "best_of_n"
-    N = as_int(n, "n", func, minimum=1)
+    N = as_int(n, "n", func, minimum=1, maximum=MAX_BEST_OF)
     p = as_pmf(p_ref, "p_ref", func, ndim=1)
     r = as_finite(reward, "reward", func, ndim=1)
     if r.shape != p.shape:
@@ -378,22 +475,27 @@ def rate_reward_from_samples(rewards: Any, slope: Any, *, tokens: Any = None) ->
     if S < 2:
         raise ShapeError(f"The `rewards` parameter of {func} must hold at least 2 samples. Got {S}.")
     sl = as_float(slope, "slope", func, minimum=0.0)
-    s = sl * LN2
-    shift = s * r.max()
-    w = np.exp(s * r - shift)                                             # scaled weights
-    a, b = w.mean(), (w * r).mean()
-    rho = b / a
-    logZ = math.log(a) + shift
-    R = s * rho - logZ
-    cov = np.cov(np.stack([w, w * r]), ddof=1) / S
+    e = _scale_exponent(r)                                                # work with r 2^-e, exact:
+    rs = np.ldexp(r, -e)                                                  # no overflow at any scale
+    s = min(_ldexp(sl * LN2, e), 1e300)                                   # s r = (s 2^e)(r 2^-e)
+    top = float(rs.max())
+    w = np.exp(s * (rs - top))                                            # e^{s r} / e^{s max r}
+    a, b = w.mean(), (w * rs).mean()
+    rho_s = b / a
+    R = s * (rho_s - top) - math.log(a)                                   # s rho - log Z
+    cov = np.cov(np.stack([w, w * rs]), ddof=1) / S
     grad_rho = np.array([-b / a ** 2, 1 / a])
     grad_R = np.array([-s * b / a ** 2 - 1 / a, s / a])
-    se_rho = float(math.sqrt(max(grad_rho @ cov @ grad_rho, 0.0)))
+    rho = _ldexp(rho_s, e)
+    se_rho = _ldexp(float(math.sqrt(max(grad_rho @ cov @ grad_rho, 0.0))), e)
     se_R = float(math.sqrt(max(grad_R @ cov @ grad_R, 0.0)))
     ess = float(w.sum() ** 2 / (w ** 2).sum())
     per_token = None
     if tokens is not None:
         y = np.asarray(tokens)
+        if y.dtype.kind not in "iub":
+            raise InputError(f"The `tokens` parameter of {func} must hold integer token ids. Got "
+                             f"dtype {y.dtype}.")
         if y.ndim != 2 or y.shape[0] != S:
             raise ShapeError(f"The `tokens` parameter of {func} must have shape (S, n) with S = {S} "
                              f"rows (one per reward). Got {y.shape}.")
@@ -429,6 +531,14 @@ def rate_reward_model(model: Any, reward_fn: Callable[[np.ndarray], Any], *, slo
     from ..models.sampling import sample          # token models load lazily (torch stays out)
     n_tokens = as_int(n_tokens, "n_tokens", func, minimum=1)
     n_samples = as_int(n_samples, "n_samples", func, minimum=2)
+    if n_tokens * n_samples > MAX_SAMPLED_TOKENS:
+        raise InputError(f"The `n_samples` and `n_tokens` parameters of {func} ask for n_samples * "
+                         f"n_tokens = {n_tokens * n_samples} sampled tokens, more than the limit of "
+                         f"{MAX_SAMPLED_TOKENS}. Sample fewer or shorter responses.")
+    seed = as_seed(seed, func)
+    slopes = as_finite(slopes, "slopes", func)
+    best_of = [as_int(N, "best_of", func, minimum=1, maximum=MAX_BEST_OF)
+               for N in np.atleast_1d(np.asarray(best_of, dtype=object)).tolist()]
     tokens = np.asarray(sample(model, prompt, n_tokens, n_samples=n_samples, seed=seed,
                                temperature=1.0).tokens)                     # (S, n)
     rewards = as_finite(reward_fn(tokens), "reward_fn(tokens)", func, ndim=1)
@@ -437,6 +547,6 @@ def rate_reward_model(model: Any, reward_fn: Callable[[np.ndarray], Any], *, slo
                          f"({n_samples}). Got {rewards.size}.")
     pts = [rate_reward_from_samples(rewards, s, tokens=tokens) for s in np.atleast_1d(slopes)]
     emp = np.full(n_samples, 1.0 / n_samples)
-    bon = [best_of_n(emp, rewards, int(N)) for N in best_of]
+    bon = [best_of_n(emp, rewards, N) for N in best_of]
     return {"points": pts, "best_of_n": [(b.n, b.kl_bound, b.reward) for b in bon],
             "rewards": rewards, "tokens": tokens}

@@ -59,6 +59,8 @@ class ReportContext:
     max_bytes: int | None = None
     #: device, trust_remote_code, allow_unsafe_weights for seminfo.load_model
     load_options: dict = field(default_factory=dict)
+    #: print progress lines on stderr
+    progress: bool = True
     _cache: dict = field(default_factory=dict, repr=False)
 
     def model(self, spec: str):
@@ -81,7 +83,8 @@ class ReportContext:
         return data[: self.max_bytes] if self.max_bytes else data
 
     def log(self, msg: str) -> None:
-        print(f"[report] {msg}", file=sys.stderr, flush=True)
+        if self.progress:
+            print(f"[report] {msg}", file=sys.stderr, flush=True)
 
 
 def figure_html(fig, *, alt: str = "figure", width: int | None = None) -> str:

@@ -37,7 +37,7 @@ def build(ctx: ReportContext) -> Section:
     import matplotlib.pyplot as plt
     hmm = sources["hidden Markov (2 states, 3 symbols)"]
     hs = list(range(1, 9 if ctx.fast else 11))
-    iv = [hmm.entropy_rate(horizon=h) for h in hs]
+    iv = [hmm.entropy_rate_interval(horizon=h) for h in hs]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.fill_between(hs, [i.lower for i in iv], [i.upper for i in iv], alpha=0.3, label="certified interval")
     ax.plot(hs, [i.lower for i in iv], "o-", ms=3, label="H(Y_n | Y^{n-1}, S_1) (lower)")

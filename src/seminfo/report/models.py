@@ -4,7 +4,7 @@
 :func:`seminfo.models.scoring.score_bytes` and shows
 
 * a table of bits per token, bits per byte, perplexity, tokens, bytes and seconds per model
-  (tokenizers differ, so bits per byte is the comparable figure; SPEC §4 aggregation by totals);
+  (tokenizers differ, so bits per byte is the comparable figure; theory §4 aggregation by totals);
 * a surprisal heat-map of a passage under the main model (``ctx.models[0]``): one HTML span per
   token, coloured by -log2 p(x_t | x^{t-1}), with the bits in a tooltip; token text is escaped;
 * histograms of per-token surprisal and predictive entropy (bits/token) for every model.

@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from .._validate import as_rng
 from .core import ReportContext, Section, esc, figure_html, table_html
 
 
@@ -27,7 +28,7 @@ def _rd_figure(data: dict) -> str:
     c = rate_distortion_curve(p, "hamming")
     data["rate_distortion"] = {"source": f"Zipf K={K}", "distortion": c.distortion.tolist(),
                                "rate_bits": c.rate.tolist(), "max_width_bits":
-                               float(np.max(c.rate_upper - c.rate_lower))}
+                               float(np.max(c.upper - c.lower))}
     fig, ax = plt.subplots(figsize=(5, 3.4))
     ax.plot(c.distortion, c.rate, "o-", ms=2.5)
     ax.set_xlabel("Hamming distortion D (per symbol)")
@@ -35,7 +36,7 @@ def _rd_figure(data: dict) -> str:
     ax.set_title(f"R(D), Zipf source K={K} ({c.distortion.size} adaptive points)")
     return (figure_html(fig, alt="rate-distortion curve")
             + f"<p>Every point is a certified interval of width at most "
-              f"{esc(f'{np.max(c.rate_upper - c.rate_lower):.2g}')} bits; the piecewise-linear "
+              f"{esc(f'{np.max(c.upper - c.lower):.2g}')} bits; the piecewise-linear "
               f"curve is within {esc(f'{c.max_chord_error:.2g}')} bits of R(D).</p>")
 
 
@@ -96,7 +97,7 @@ def _reward_figure(ctx: ReportContext, data: dict) -> str:
         label = f"{ctx.models[0]}: reward = response contains 'e'"
     except Exception as exc:                                    # sampling not available
         note = f"<p><em>Model sampling unavailable ({esc(exc)}); exact enumerable example shown.</em></p>"
-        rng = np.random.default_rng(ctx.seed)
+        rng = as_rng(ctx.seed, "report")
         p = rng.dirichlet(np.ones(16))
         r = rng.random(16)
         curve = rate_reward_curve(p, r, n_points=40)

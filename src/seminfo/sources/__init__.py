@@ -1,4 +1,4 @@
-"""Finite-state token sources with exact ground truth (SPEC §2).
+"""Finite-state token sources with exact ground truth (theory §2).
 
 iid (:mod:`.iid`), Markov of order k (:mod:`.markov`), hidden Markov (:mod:`.hmm`) sources, all
 :class:`~seminfo.sources.base.TokenSource` objects with a predictive interface, and a finite-state

@@ -25,10 +25,21 @@ from typing import Sequence
 
 import numpy as np
 
+from .._validate import MAX_CELLS, check_size
 from ..errors import InputError
 
-#: Largest number of floats (histories x symbols x states) held at one step of the enumeration.
-MAX_ENTRIES = 2 ** 23
+#: Largest number of floats (histories x symbols x states) held at one step of the enumeration:
+#: 2**23, a 32nd of :data:`seminfo._validate.MAX_CELLS` (each step holds several such arrays).
+MAX_ENTRIES = MAX_CELLS // 32
+
+#: Most steps of one enumeration or filter. Sparse laws (histories of probability 0 are dropped)
+#: can enumerate long horizons cheaply, but each step costs a few numpy calls.
+MAX_STEPS = 2 ** 16
+
+
+def check_steps(n: int, what: str, func: str = "") -> None:
+    """Refuse an enumeration of more than :data:`MAX_STEPS` steps before building its step list."""
+    check_size(n, what, func, limit=MAX_STEPS, unit="steps of the forward recursion")
 
 
 def _row_entropy(p: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""The contract of a finite-state token source with exact ground truth (SPEC §2).
+"""The contract of a finite-state token source with exact ground truth (theory §2).
 
 A :class:`TokenSource` generates integer symbols 0..K-1 and knows its own law exactly: it samples,
-gives the exact pmf of short blocks, its entropy rate (exact, or a certified
-:class:`~seminfo.results.Interval`), and the true next-symbol distribution given any past. The last
+gives the exact pmf of short blocks, its entropy rate (``entropy_rate()``, always a float;
+``entropy_rate_interval()``, always a certified :class:`~seminfo.results.Interval`, of width 0 when
+the rate is exact), and the true next-symbol distribution given any past. The last
 part, the predictive interface, is what lets a source stand in for a token model, so that every
 estimator and every model-based measure can be checked against truth:
 
@@ -24,19 +25,32 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_symbols
+from .._validate import MAX_AXES, as_int, as_rng, as_symbols, check_size, int_power
 from ..errors import InputError
 from ..exact._stationary import MAX_BLOCK_ENTRIES
 from ..results import Interval
+from ..units import unit_name
 
 __all__ = ["TokenSource"]
 
 
 def rng_from(seed: Any, func: str) -> np.random.Generator:
-    """A numpy Generator from None, an int seed or a Generator (used as is)."""
-    from .._validate import as_seed
-    seed = as_seed(seed, func)
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """A numpy Generator from None, an int seed or a Generator (used as is): :func:`as_rng`."""
+    return as_rng(seed, func)
+
+
+def check_sample(n: Any, func: str, cells_per_symbol: int = 1, minimum: int = 1) -> int:
+    """Validate a sample length and that its arrays (`cells_per_symbol` numbers a symbol) fit
+    :data:`seminfo._validate.MAX_CELLS`."""
+    n = as_int(n, "n", func, minimum=minimum)
+    check_size(n * cells_per_symbol, "n", func)
+    return n
+
+
+def exact_interval(value: float, base: float) -> Interval:
+    """The width-0 Interval of a rate known exactly."""
+    return Interval(lower=value, upper=value, units=f"{unit_name(base)}/symbol", method="exact",
+                    notes="closed form (width 0)")
 
 
 def draw(cum: np.ndarray, u: float) -> int:
@@ -51,12 +65,23 @@ def cumulative(rows: np.ndarray) -> np.ndarray:
     return cum
 
 
-def check_block(n: Any, K: int, func: str, param: str = "n") -> int:
-    """Validate a block length and that K**n entries fit the enumeration limit."""
+def check_block(n: Any, K: int, func: str, param: str = "n", *, axes_per_symbol: int = 1) -> int:
+    """Validate a block length: K**n entries fit the enumeration limit and the pmf's
+    n * axes_per_symbol axes fit numpy. `param` may name two parameters (``"k` and `l"``)."""
     n = as_int(n, param, func, minimum=1)
-    if K ** n > MAX_BLOCK_ENTRIES:
-        raise InputError(f"The `{param}` parameter of {func} is too large for exact enumeration: "
-                         f"{K}^{n} entries exceed the limit {MAX_BLOCK_ENTRIES}. Use a smaller `{param}`.")
+    axes = n * axes_per_symbol
+    two = "`" in param
+    who = f"The `{param}` parameter{'s' if two else ''} of {func}"
+    if axes > MAX_AXES:
+        raise InputError(f"{who} ask{'' if two else 's'} for a pmf with {axes} axes, more than numpy's "
+                         f"{MAX_AXES}. "
+                         f"Use a block of at most {MAX_AXES // axes_per_symbol} symbols.")
+    entries = int_power(K, n)
+    if entries > MAX_BLOCK_ENTRIES:
+        need = f"{K}^{n} = {entries}" if entries < 10 ** 15 else f"{K}^{n}"
+        raise InputError(f"{who} {'are' if two else 'is'} too large for exact enumeration: the pmf would "
+                         f"need {need} entries, more than the limit of {MAX_BLOCK_ENTRIES}. Use a "
+                         f"smaller `{param}`.")
     return n
 
 
@@ -71,8 +96,13 @@ class TokenSource(ABC):
         """Draw x_1..x_n (int64, shape (n,)); the same `seed` gives the same sequence."""
 
     @abstractmethod
-    def entropy_rate(self, *, base: float = 2) -> float | Interval:
-        """Entropy rate lim H(X_n | X^{n-1}) per symbol, exact or as a certified Interval."""
+    def entropy_rate(self, *, base: float = 2) -> float:
+        """Entropy rate lim H(X_n | X^{n-1}) per symbol in units of `base`: the exact value, or
+        (sources without a closed form) the midpoint of :meth:`entropy_rate_interval`."""
+
+    def entropy_rate_interval(self, *, base: float = 2) -> Interval:
+        """Certified enclosure ``lower <= entropy rate <= upper`` per symbol (width 0 when exact)."""
+        return exact_interval(self.entropy_rate(base=base), base)
 
     @abstractmethod
     def block_pmf(self, n: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A stateful channel used with feedback: the seed's model of an LLM in miniature (SPEC §2).
+"""A stateful channel used with feedback: the seed's model of an LLM in miniature (theory §2).
 
 At each time t an encoder picks the input X_t from a policy that sees its last input and the last
 output fed back, P(x_t | x_{t-1}, y_{t-1}); a finite-state channel then emits Y_t and moves its hidden
@@ -43,14 +43,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_pmf, as_stochastic, as_symbols, same_length
-from ..errors import DistributionError, InputError, ShapeError
+from .._validate import as_int, as_pmf, as_real, as_stochastic, as_symbols, check_size, same_length
+from ..errors import DistributionError, ShapeError
 from ..exact import stationary_transfer_entropy
-from ..exact._stationary import MAX_BLOCK_ENTRIES, stationary_distribution
+from ..exact._stationary import check_states, stationary_distribution
 from ..results import Interval, Result
 from ..units import log_base, unit_name
-from ._forward import _row_entropy, enumerate_given_start, enumerate_histories, filter_path
-from .base import cumulative, draw, rng_from
+from ._forward import _row_entropy, check_steps, enumerate_given_start, enumerate_histories, filter_path
+from .base import check_block, check_sample, cumulative, draw, rng_from
 
 __all__ = ["FeedbackChannel", "FeedbackRates"]
 
@@ -100,12 +100,8 @@ class FeedbackChannel:
 
     def __init__(self, policy: Any, channel: Any, *, initial: Any = None):
         func = "FeedbackChannel"
-        try:
-            pol = np.asarray(policy, dtype=np.float64)
-            ch = np.asarray(channel, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DistributionError(f"The `policy` and `channel` parameters of {func} must be numeric "
-                                    "arrays of probabilities.") from None
+        pol = as_real(policy, "policy", func, error=DistributionError, what="an array of probabilities")
+        ch = as_real(channel, "channel", func, error=DistributionError, what="an array of probabilities")
         if pol.ndim != 3 or pol.shape[2] != pol.shape[0]:
             raise ShapeError(f"The `policy` parameter of {func} must have shape (Kx, Ky, Kx) (axes "
                              f"x_{{t-1}}, y_{{t-1}}, x_t). Got shape {pol.shape}.")
@@ -114,6 +110,11 @@ class FeedbackChannel:
             raise ShapeError(f"The `channel` parameter of {func} must have shape (Kx, S, Ky, S) = "
                              f"({kx}, S, {ky}, S) (axes x_t, s_{{t-1}}, y_t, s_t). Got shape {ch.shape}.")
         S = ch.shape[1]
+        Z = kx * ky * S
+        check_states(Z, "channel", func)               # the chain on Z = (x, y, s)
+        check_size(max(kx, ky) * Z * Z, f"The `policy` and `channel` parameters of {func} "
+                   f"(max(Kx, Ky) * (Kx*Ky*S)^2 numbers per recursion step)",
+                   hint="Use smaller alphabets or fewer channel states.")
         self.policy = as_stochastic(pol.reshape(kx * ky, kx), "policy", func).reshape(kx, ky, kx)
         self.channel = as_stochastic(ch.reshape(kx * S, ky * S), "channel", func).reshape(kx, S, ky, S)
         self.input_size, self.output_size, self.n_states = kx, ky, S
@@ -182,7 +183,9 @@ class FeedbackChannel:
 
     # ------------------------------------------------------------------ exact totals
     def _check_n(self, n: Any, func: str) -> int:
-        return as_int(n, "n", func, minimum=1)
+        n = as_int(n, "n", func, minimum=1)
+        check_steps(2 * n, "n", func)                  # the interleaved view has 2n steps
+        return n
 
     def _entropies(self, n: int, func: str) -> dict[str, np.ndarray]:
         """Per-step conditional entropies (nats) of the three views from `initial`, cached by n."""
@@ -231,11 +234,8 @@ class FeedbackChannel:
     def joint_pmf(self, n: int) -> np.ndarray:
         """Exact joint pmf of (X1, Y1, ..., Xn, Yn), shape (Kx, Ky)*n, from `initial`."""
         func = "FeedbackChannel.joint_pmf"
-        n = self._check_n(n, func)
         kx, ky = self.input_size, self.output_size
-        if (kx * ky) ** n > MAX_BLOCK_ENTRIES:
-            raise InputError(f"The `n` parameter of {func} is too large for exact enumeration: "
-                             f"({kx}*{ky})^{n} entries exceed the limit {MAX_BLOCK_ENTRIES}.")
+        n = check_block(n, kx * ky, func, axes_per_symbol=2)
         _, pmf = enumerate_histories(self.initial.ravel(), [self._mx, self._my] * n,
                                      what=f"The `n` parameter of {func}", keep_pmf=True)
         return pmf.reshape((kx, ky) * n)
@@ -257,6 +257,7 @@ class FeedbackChannel:
         k = as_int(k, "k", func, minimum=0)
         l = as_int(l, "l", func, minimum=1)
         m = max(k, l) + 1
+        check_block(m, self.input_size * self.output_size, func, "k` and `l", axes_per_symbol=2)
         p = self._stationary_view().joint_pmf(m)                            # axes X1, Y1, ..., Xm, Ym
         keep = [2 * i + 1 for i in range(m - 1 - k, m - 1)] + [2 * i for i in range(m - 1 - l, m - 1)]
         keep.append(2 * m - 1)
@@ -329,7 +330,7 @@ class FeedbackChannel:
     def sample(self, n: int, *, seed: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Draw (x_1..x_n, y_1..y_n), two int64 arrays; (x_0, y_0, s_0) ~ `initial`."""
         func = "FeedbackChannel.sample"
-        n = as_int(n, "n", func, minimum=1)
+        n = check_sample(n, func, cells_per_symbol=4)          # u (n + 1, 2) and x, y
         kx, ky, S = self.input_size, self.output_size, self.n_states
         u = rng_from(seed, func).random((n + 1, 2))
         z = draw(cumulative(self.initial.ravel()), u[0, 0])

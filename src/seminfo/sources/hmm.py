@@ -12,6 +12,8 @@ exceed 2^23 (e.g. n <= 14 for K = 3, S = 2), and a larger `horizon` raises Input
 
 The bounds always use the stationary law of the hidden chain (the rate does not depend on the start);
 `initial` only changes sampling, `block_pmf`, `block_entropy` and the predictive interface.
+``entropy_rate_interval(horizon=n)`` returns the enclosure as an Interval; ``entropy_rate(horizon=n)``
+returns its midpoint as a float, within half the interval's width of the true rate.
 
 References
 ----------
@@ -21,19 +23,54 @@ References
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_pmf, as_stochastic, as_symbols
-from ..errors import ShapeError
-from ..exact._stationary import stationary_distribution
+from .._validate import as_int, as_pmf, as_stochastic, as_symbols, check_size
+from ..errors import InputError, ShapeError
+from ..exact._stationary import check_states, stationary_distribution
 from ..results import Interval
 from ..units import log_base, unit_name
-from ._forward import enumerate_given_start, enumerate_histories, filter_path
-from .base import TokenSource, check_block, cumulative, draw, rng_from
+from ._forward import check_steps, enumerate_given_start, enumerate_histories, filter_path
+from .base import TokenSource, check_block, check_sample, cumulative, draw, rng_from
 
 __all__ = ["HiddenMarkovSource"]
+
+
+class _RateFloat(float):
+    """The midpoint of a certified enclosure, as a float.
+
+    Until this release ``HiddenMarkovSource.entropy_rate`` returned the Interval itself; its
+    attributes still answer here for one release, with a DeprecationWarning pointing to
+    ``entropy_rate_interval``.
+    """
+
+    def __new__(cls, interval: Interval) -> "_RateFloat":
+        out = super().__new__(cls, interval.midpoint)
+        out._interval = interval
+        return out
+
+    def _old(self, name: str) -> Any:
+        warnings.warn(f"HiddenMarkovSource.entropy_rate() now returns a float (the midpoint); "
+                      f"using `{'x in' if name == 'in' else '.' + name}` on its result is deprecated and "
+                      f"will be removed. Use "
+                      f"entropy_rate_interval(...) for the certified Interval.", DeprecationWarning,
+                      stacklevel=3)
+        return self._interval if name == "in" else getattr(self._interval, name)
+
+    lower = property(lambda self: self._old("lower"))
+    upper = property(lambda self: self._old("upper"))
+    width = property(lambda self: self._old("width"))
+    midpoint = property(lambda self: self._old("midpoint"))
+    units = property(lambda self: self._old("units"))
+    method = property(lambda self: self._old("method"))
+    notes = property(lambda self: self._old("notes"))
+
+    def __contains__(self, v: float) -> bool:
+        return v in self._old("in")
+
 
 
 class HiddenMarkovSource(TokenSource):
@@ -51,8 +88,10 @@ class HiddenMarkovSource(TokenSource):
     Examples
     --------
     >>> src = HiddenMarkovSource([[0.9, 0.1], [0.2, 0.8]], [[0.9, 0.1], [0.2, 0.8]])
-    >>> iv = src.entropy_rate(horizon=8)
+    >>> iv = src.entropy_rate_interval(horizon=8)
     >>> iv.lower <= iv.upper and iv.width < 1e-2
+    True
+    >>> src.entropy_rate(horizon=8) == iv.midpoint
     True
     """
 
@@ -68,6 +107,9 @@ class HiddenMarkovSource(TokenSource):
                              f"Got shape {self.E.shape}.")
         self.n_states = S
         self.alphabet_size = self.E.shape[1]
+        check_states(S, "T", func)
+        check_size(self.alphabet_size * S * S, "The `T` and `E` parameters of HiddenMarkovSource "
+                   "(K*S*S numbers per step of the forward recursion)", hint="Use fewer states or symbols.")
         self.stationary = stationary_distribution(self.T, "T", func)
         if initial is None:
             self.initial = self.stationary
@@ -84,7 +126,17 @@ class HiddenMarkovSource(TokenSource):
         return [self._first] + [self._step] * (n - 1)
 
     # ------------------------------------------------------------------ ground truth
-    def entropy_rate(self, *, horizon: int = 10, base: float = 2) -> Interval:
+    def entropy_rate(self, *, horizon: int = 10, base: float = 2) -> float:
+        """Entropy rate per symbol: the midpoint of :meth:`entropy_rate_interval` at this horizon.
+
+        It lies within half the interval's width of the true rate; read the width (and the
+        certified bounds) from :meth:`entropy_rate_interval`, which takes the same `horizon` and
+        `base`. Returns a float in units of `base` per symbol. (Until this release an Interval was
+        returned; its attributes still work on the result for one release, with a DeprecationWarning.)
+        """
+        return _RateFloat(self._rate_interval(horizon, base, "HiddenMarkovSource.entropy_rate"))
+
+    def entropy_rate_interval(self, *, horizon: int = 10, base: float = 2) -> Interval:
         """Certified enclosure [H(Y_n | Y^{n-1}, S_1), H(Y_n | Y^{n-1})] of the entropy rate, n = horizon.
 
         Parameters
@@ -99,9 +151,12 @@ class HiddenMarkovSource(TokenSource):
         Interval
             Lower and upper bounds in units of `base` per symbol.
         """
-        func = "HiddenMarkovSource.entropy_rate"
+        return self._rate_interval(horizon, base, "HiddenMarkovSource.entropy_rate_interval")
+
+    def _rate_interval(self, horizon: Any, base: float, func: str) -> Interval:
         lb = log_base(base, func)
         n = as_int(horizon, "horizon", func, minimum=1)
+        check_steps(n, "horizon", func)
         what = f"The `horizon` parameter of {func} (n = {n})"
         upper = enumerate_histories(self.stationary, self._steps(n), what=what)[0][-1]
         lower = enumerate_given_start(self.stationary, self._steps(n), what=what)[-1]
@@ -114,6 +169,7 @@ class HiddenMarkovSource(TokenSource):
         func = "HiddenMarkovSource.block_entropy"
         lb = log_base(base, func)
         n = as_int(n, "n", func, minimum=1)
+        check_steps(n, "n", func)
         h, _ = enumerate_histories(self.initial, self._steps(n), what=f"The `n` parameter of {func}")
         return float(h.sum()) / lb
 
@@ -129,7 +185,10 @@ class HiddenMarkovSource(TokenSource):
     def sample(self, n: int, *, seed: Any = None, return_states: bool = False):
         """Draw y_1..y_n (int64); with ``return_states=True`` also the hidden states s_1..s_n."""
         func = "HiddenMarkovSource.sample"
-        n = as_int(n, "n", func, minimum=1)
+        n = check_sample(n, func, cells_per_symbol=4)          # u (n, 2), states and symbols
+        if not isinstance(return_states, (bool, np.bool_)):
+            raise InputError(f"The `return_states` parameter of {func} must be True or False. "
+                             f"Got {return_states!r}.")
         rng = rng_from(seed, func)
         u = rng.random((n, 2))
         cT, cE = cumulative(self.T), cumulative(self.E)
@@ -160,7 +219,6 @@ class HiddenMarkovSource(TokenSource):
         y = self._symbol(symbol, "HiddenMarkovSource.advance")
         post = np.asarray(state) * self.E[:, y]
         if post.sum() <= 0:
-            from ..errors import InputError
             raise InputError(f"The `symbol` parameter of HiddenMarkovSource.advance has probability 0 "
                              f"in this state. Got {y}.")
         return (post / post.sum()) @ self.T

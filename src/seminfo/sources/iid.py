@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_int, as_pmf, as_symbols
+from .._validate import as_pmf, as_symbols
 from ..exact import entropy
-from .base import TokenSource, check_block, cumulative, rng_from
+from .base import TokenSource, check_block, check_sample, cumulative, rng_from
 
 __all__ = ["IIDSource"]
 
@@ -32,6 +32,8 @@ class IIDSource(TokenSource):
     --------
     >>> IIDSource([0.5, 0.25, 0.25]).entropy_rate()
     1.5
+    >>> IIDSource([0.5, 0.25, 0.25]).entropy_rate_interval().width
+    0.0
     """
 
     def __init__(self, p: Any):
@@ -42,7 +44,7 @@ class IIDSource(TokenSource):
 
     def sample(self, n: int, *, seed: Any = None) -> np.ndarray:
         """Draw n iid symbols (int64)."""
-        n = as_int(n, "n", "IIDSource.sample", minimum=1)
+        n = check_sample(n, "IIDSource.sample", cells_per_symbol=2)        # u and the symbols
         u = rng_from(seed, "IIDSource.sample").random(n)
         return np.searchsorted(cumulative(self.p), u, side="right").astype(np.int64)
 

@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from .._validate import as_float, as_int, as_pmf, as_stochastic, as_symbols
+from .._validate import (MAX_AXES, as_float, as_int, as_pmf, as_real, as_stochastic, as_symbols, check_size,
+                         int_power)
 from ..errors import DistributionError, InputError, ShapeError
-from ..exact._stationary import MAX_BLOCK_ENTRIES, stationary_distribution
+from ..exact._stationary import check_states, stationary_distribution
 from ..units import log_base
-from .base import TokenSource, check_block, cumulative, draw, rng_from
+from .base import TokenSource, check_block, check_sample, cumulative, draw, rng_from
 
 __all__ = ["MarkovSource"]
 
@@ -39,7 +40,7 @@ class MarkovSource(TokenSource):
         docstring), or the same as a (k+1)-axis array with axes (x_{t-k}, ..., x_{t-1}, x_t).
         Each row must sum to 1 (tolerance 1e-9).
     order : int, keyword-only
-        k >= 1.
+        1 <= k <= 64; K**k may not exceed 8192 contexts (the stationary law is solved exactly).
     initial : array_like, shape (K**k,) or (K,)*k, keyword-only, optional
         Law of the first k symbols; default the stationary law over contexts.
 
@@ -59,20 +60,18 @@ class MarkovSource(TokenSource):
 
     def __init__(self, P: Any, *, order: int = 1, initial: Any = None):
         func = "MarkovSource"
-        k = as_int(order, "order", func, minimum=1)
-        try:
-            arr = np.asarray(P, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DistributionError(f"The `P` parameter of {func} must be a numeric array of transition "
-                                    f"probabilities. Got {type(P).__name__}.") from None
+        k = as_int(order, "order", func, minimum=1, maximum=MAX_AXES)      # contexts are k-axis arrays
+        arr = as_real(P, "P", func, error=DistributionError, what="an array of transition probabilities")
         K = arr.shape[-1] if arr.ndim else 0
+        n_ctx = int_power(K, k)                      # math.inf when astronomically large
         if arr.ndim == k + 1 and k > 1:
             if any(d != K for d in arr.shape):
                 raise ShapeError(f"The `P` parameter of {func} must have shape (K,)*(order+1) = "
                                  f"({K},)*{k + 1} in the tensor form. Got {arr.shape}.")
             arr = arr.reshape(K ** k, K)
-        elif arr.ndim != 2 or arr.shape[0] != K ** k or K == 0:
-            raise ShapeError(f"The `P` parameter of {func} must have shape (K**order, K) or "
+        elif arr.ndim != 2 or arr.shape[0] != n_ctx or K == 0:
+            need = f"({n_ctx}, {K})" if n_ctx < 2 ** 64 else "(K**order, K)"
+            raise ShapeError(f"The `P` parameter of {func} must have shape (K**order, K) = {need} or "
                              f"(K,)*(order+1) for order {k}. Got shape {arr.shape}.")
         self.order = k
         self.alphabet_size = K
@@ -82,7 +81,7 @@ class MarkovSource(TokenSource):
             self.initial = self.stationary
         else:
             init = as_pmf(initial, "initial", func)
-            if init.size != K ** k or init.ndim not in (1, k):
+            if init.size != n_ctx or init.ndim not in (1, k):
                 raise ShapeError(f"The `initial` parameter of {func} must have shape (K**order,) = "
                                  f"({K ** k},) or (K,)*order. Got shape {init.shape}.")
             self.initial = init.reshape(-1)
@@ -106,12 +105,13 @@ class MarkovSource(TokenSource):
         """
         func = "MarkovSource.random"
         K = as_int(K, "K", func, minimum=1)
-        order = as_int(order, "order", func, minimum=1)
-        if K ** order > MAX_BLOCK_ENTRIES:
-            raise InputError(f"The `order` parameter of {func} gives K**order = {K ** order} contexts, "
-                             f"more than {MAX_BLOCK_ENTRIES}. Use a smaller order.")
+        order = as_int(order, "order", func, minimum=1, maximum=MAX_AXES)
+        n_ctx = int_power(K, order)
+        check_size(n_ctx * K, f"The `K` and `order` parameters of {func} (K**(order+1) = "
+                              f"{K}^{order + 1} transition probabilities)", hint="Use a smaller K or order.")
+        check_states(n_ctx, "order", func)
         a = as_float(concentration, "concentration", func, minimum=0.0, strict_min=True)
-        rows = rng_from(seed, func).dirichlet(np.full(K, a), size=K ** order)
+        rows = rng_from(seed, func).dirichlet(np.full(K, a), size=n_ctx)
         return cls(rows, order=order)
 
     # ------------------------------------------------------------------ ground truth
@@ -138,7 +138,7 @@ class MarkovSource(TokenSource):
     def sample(self, n: int, *, seed: Any = None) -> np.ndarray:
         """Draw x_1..x_n (int64): the first k from `initial`, then the transition rows."""
         func = "MarkovSource.sample"
-        n = as_int(n, "n", func, minimum=1)
+        n = check_sample(n, func, cells_per_symbol=2)                   # u and the symbols
         K, k = self.alphabet_size, self.order
         rng = rng_from(seed, func)
         u = rng.random(n + 1)
