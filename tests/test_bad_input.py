@@ -15,8 +15,10 @@ one line on stderr and no traceback. The number of cases each test tries is in d
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
+import os
 import signal
 
 import numpy as np
@@ -28,6 +30,8 @@ import seminfo
 from seminfo import SeminfoError
 
 GUARD_SECONDS = 60
+#: cases per function or command; raise it for a deeper run (docs/reliability.md records both)
+EXAMPLES = int(os.environ.get("SEMINFO_FUZZ_EXAMPLES", "30"))
 
 # -- malformed values --------------------------------------------------------------------------------
 
@@ -220,7 +224,7 @@ def test_valid_call_works(name):
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))
-@settings(max_examples=30, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_malformed_argument_gives_one_line_input_error(name, data):
@@ -243,9 +247,19 @@ CLI = {
     "flow": (["flow", "--model", "builtin:ngram", "--prompt", "The", "--generate", "4"],
              ["--model", "--generate", "--seed"]),
     "compress": (["compress", "{text}", "-o", "{out}", "--model", "builtin:ngram"], ["--model", "-o"]),
+    "decompress": (["decompress", "{archive}", "-o", "{out}"], ["-o", "--model", "--device"]),
+    "compare": (["compare", "--model", "builtin:ngram", "--text", "{text}", "--no-progress"],
+                ["--model", "--text", "--max-bytes", "--samples", "--seed"]),
+    "report": (["report", "--out", "{out}", "--model", "builtin:ngram", "--fast", "--section", "foundation",
+                "--no-progress"], ["--out", "--model", "--text", "--max-bytes", "--section", "--seed"]),
 }
 BAD_FLAG_VALUES = ["-1", "nan", "inf", "", "1e400", "99999999999999999999", "/no/such/dir/x", "{dir}",
                    "builtin:nope", "0", "abc", "\x00"]
+
+
+@functools.cache
+def _archive() -> bytes:
+    return seminfo.compress(b"Tokens carry semantic information.\n", "builtin:ngram").archive
 
 
 def _run_cli(argv: list[str]) -> tuple[int, str]:
@@ -260,7 +274,7 @@ def _run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("command", sorted(CLI))
-@settings(max_examples=15, deadline=None, derandomize=True,
+@settings(max_examples=max(EXAMPLES // 2, 1), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_cli_bad_flag_value_exits_2_with_one_line(command, data, tmp_path_factory):
@@ -268,10 +282,12 @@ def test_cli_bad_flag_value_exits_2_with_one_line(command, data, tmp_path_factor
     text = tmp / "in.txt"
     text.write_text("Tokens carry semantic information.\n")
     (tmp / "p.json").write_text("[0.3, 0.7]")
+    (tmp / "in.smz").write_bytes(_archive())
     argv, flags = CLI[command]
     flag = data.draw(st.sampled_from(flags), label="flag")
     bad = data.draw(st.sampled_from(BAD_FLAG_VALUES), label="value")
-    fill = {"{text}": str(text), "{out}": str(tmp / "out.smz"), "{dir}": str(tmp), "{pmf}": str(tmp / "p.json")}
+    fill = {"{text}": str(text), "{out}": str(tmp / "out.smz"), "{dir}": str(tmp), "{pmf}": str(tmp / "p.json"),
+            "{archive}": str(tmp / "in.smz")}
     argv = [fill.get(a, a) for a in argv]
     bad = fill.get(bad, bad)
     if flag in argv:

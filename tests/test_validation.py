@@ -308,3 +308,10 @@ def test_granger_refuses_complex_predictor_output():
     with pytest.raises(InputError, match=r"restricted predictor returns 40 log-probabilities \(real numbers\)\. "
                                          r"Got complex values"):
         granger(XS, YS, surrogates=0, predictors=(lambda y, x: np.full(len(y), -0.5 + 0j), ok))
+
+
+def test_every_error_message_is_one_line_even_when_it_quotes_an_array():
+    from seminfo import ShapeError, stationary_transfer_entropy
+    with pytest.raises(ShapeError) as e:
+        stationary_transfer_entropy(transition=np.full((4, 4), 0.25), pair_shape=np.full((3, 3), 1 / 9))
+    assert "\n" not in str(e.value) and "array([[0.11111111, 0.11111111, 0.11111111], [0.1" in str(e.value)

@@ -42,7 +42,8 @@ def _where(param: str, func: str) -> str:
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    """A short one-line repr of `value` for messages (arrays' line breaks collapsed)."""
+    text = " ".join(repr(value).split())
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -26,7 +26,13 @@ __all__ = [
 
 
 class SeminfoError(Exception):
-    """Root of every error raised by seminfo."""
+    """Root of every error raised by seminfo. Its message is always one line: line breaks (say from the
+    repr of an array quoted in the message) are folded into spaces when the error is made."""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (" ".join(args[0].split()), *args[1:])
+        super().__init__(*args)
 
 
 class InputError(SeminfoError, ValueError):

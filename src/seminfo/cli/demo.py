@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from ..demo import MAX_SAMPLES
 from ._common import check_int, check_output, check_seed, examples, print_table, to_json
 
 _CMD = "seminfo demo"
-#: Most samples per source: time and memory grow linearly (100,000 take about a second).
-MAX_SAMPLES = 10_000_000
 
 LEGEND = ("z = distance of the estimate from the exact value (or from the certified interval) in "
           "standard errors; below about 3 means the estimator recovers the truth")

@@ -10,8 +10,6 @@ from ._common import (add_output_options, check_float, check_input_file, check_i
                       examples, print_csv, print_table, to_json, where)
 
 _CMD = "seminfo rd"
-#: Most distortion-matrix cells K x M (each Blahut-Arimoto iteration touches every cell a few times).
-MAX_CELLS = 4_000_000
 FLAGS = {"file": "FILE", "p_x": "FILE", "p": "FILE", "d": "--distortion", "D": "--D", "tol": "--tol",
          "max_points": "--max-points"}
 
@@ -67,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if d not in ("hamming", "squared"):
         check_input_file(d, "--distortion", _CMD)
     tol = check_float(args.tol, "--tol", _CMD, minimum=0.0, strict_min=True)
-    max_points = check_int(args.max_points, "--max-points", _CMD, minimum=2, maximum=10_000)
+    from ..rd._iterate import MAX_DISTORTION_CELLS
+    from ..rd.blahut import MAX_CURVE_POINTS
+    max_points = check_int(args.max_points, "--max-points", _CMD, minimum=2, maximum=MAX_CURVE_POINTS)
     targets = [check_float(D, "--D", _CMD, minimum=0.0) for D in args.targets or []]
     plot = None if args.plot is None else check_output(args.plot, "--plot", _CMD)
     p_x = read_array(args.file, "file", _CMD, "p")
@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
         cells = int(d.size)
     else:
         cells = int(p_x.size) ** 2
-    if cells > MAX_CELLS:
+    if cells > MAX_DISTORTION_CELLS:
         raise InputError(f"{where('FILE', _CMD)} and `--distortion` need a distortion matrix of "
-                         f"{cells:,} cells (K x M), more than the limit of {MAX_CELLS:,}. Use a "
+                         f"{cells:,} cells (K x M), more than the limit of {MAX_DISTORTION_CELLS:,}. Use a "
                          "smaller alphabet.")
     rows = []
     if targets:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import _describe
+from .._validate import as_real
 from ..errors import InputError, ShapeError
 
 
@@ -65,11 +65,7 @@ def check_distortion(d: Any, K: int, func: str, param: str = "d") -> np.ndarray:
             return (idx[:, None] - idx[None, :]) ** 2
         raise InputError(f"The `{param}` parameter of {func} must be a (K, M) matrix or one of "
                          f"'hamming', 'squared'. Got {d!r}.")
-    try:
-        arr = np.array(d, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"The `{param}` parameter of {func} must be a numeric (K, M) matrix. Got "
-                         f"{_describe(d)}.") from None
+    arr = as_real(d, param, func, what="a numeric (K, M) matrix").copy()
     if arr.ndim != 2 or arr.shape[0] != K or arr.shape[1] == 0:
         raise ShapeError(f"The `{param}` parameter of {func} must have shape (K, M) = ({K}, M) with "
                          f"K the size of the source pmf. Got shape {arr.shape}.")

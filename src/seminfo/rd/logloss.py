@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import as_float, as_int, as_pmf, as_seed
+from .._validate import as_finite, as_float, as_int, as_pmf, as_seed
 from ..errors import InputError
 from ..results import CertifiedResult, Estimate, Result, mean_estimate
 from ..units import LN2
@@ -232,7 +232,7 @@ def loss_memory_frontier(source: Any, *, betas: Any = None, seed: int = 0) -> Lo
     func = "loss_memory_frontier"
     K, k = _check_source(source, func)
     seed = as_seed(seed, func)
-    n_betas = 80 if betas is None else np.size(betas)
+    n_betas = 80 if betas is None else as_finite(betas, "betas", func, ndim=1).size
     check_ib_size(K ** k, K ** k, K, n_betas, func, "source")            # X = T = K^k windows
     pj = source.stationary[:, None] * source.transition                 # (K^k, K): p(window, next)
     ib = information_bottleneck(pj, betas=betas, seed=seed)
