@@ -28,6 +28,8 @@ BENCHMARKS = {
     "compress": ["bench_compress.py", "--slice-bytes", "8000"],
     "elbo": ["bench_elbo.py", "--bytes", "1500", "--samples", "16", "32", "64", "128", "--repeats", "8"],
     "architectures": ["bench_architectures.py", "--bytes", "20000", "--samples", "32"],
+    "embed": ["bench_embed.py", "--dims", "64", "192", "--repeat", "1"],
+    "energy": ["bench_energy.py", "--models", "builtin:gpt", "builtin:smollm2", "--tokens", "200"],
 }
 
 

@@ -69,6 +69,9 @@ SERIES_X = np.random.default_rng(0).integers(0, 2, 300)
 SERIES_Y = np.roll(SERIES_X, 1)
 REWARDS = np.array([0.0, 1.0, 0.5])
 REF = np.array([0.5, 0.3, 0.2])
+X0 = np.random.default_rng(1).normal(size=(30, 4))
+C3 = np.array([[0, 3, 1], [3, 0, 2], [1, 2, 4]])
+J2 = np.array([[0.3, 0.1], [0.1, 0.5]])
 
 
 def _masked_model():
@@ -144,6 +147,48 @@ CALLS = {
     "information_flow": (seminfo.information_flow, {
         "model": (seminfo.MarkovSource(MARKOV), "model"), "prompt": ([0, 1], "array"),
         "response": ([1, 1, 0], "array"), "seed": (0, "seed")}),
+    "boltzmann": (seminfo.boltzmann, {"model": ("builtin:ngram", "model"), "text": ("Some text.", "text"),
+                                      "temperatures": ([0.5, 1.0, 2.0], "array"), "max_tokens": (8, "size")}),
+    "hopfield_retrieval": (seminfo.hopfield_retrieval, {"d": (16, "size"), "n_patterns": (8, "size"),
+                                                        "beta": (1.0, "number"), "seed": (0, "seed"),
+                                                        "n_probes": (16, "size")}),
+    "hopfield_capacity": (seminfo.hopfield_capacity, {"dims": ([8, 16], "array"), "betas": ([1.0], "array"),
+                                                      "n_probes": (16, "size"), "n_max": (256, "size"),
+                                                      "seed": (0, "seed")}),
+    "hopfield_energy": (seminfo.hopfield_energy, {"xi": (X0[0], "array"), "patterns": (X0[:8], "array"),
+                                                  "beta": (1.0, "number")}),
+    "hopfield_update": (seminfo.hopfield_update, {"xi": (X0[0], "array"), "patterns": (X0[:8], "array"),
+                                                  "beta": (1.0, "number")}),
+    "ramsauer_capacity_bound": (seminfo.ramsauer_capacity_bound, {"d": (128, "size"), "beta": (1.0, "number"),
+                                                                  "p": (0.01, "number")}),
+    "cooccurrence": (seminfo.cooccurrence, {"data": ([0, 1, 2, 0, 1], "array"), "window": (2, "size"),
+                                            "vocab_size": (None, "size"), "max_tokens": (None, "size")}),
+    "pmi_matrix": (seminfo.pmi_matrix, {"counts": (C3, "array"), "shift": (1.0, "number"), "alpha": (1.0, "number"),
+                                        "positive": (True, "number")}),
+    "pmi_embedding": (seminfo.pmi_embedding, {"counts": (C3, "array"), "dim": (2, "size"), "shift": (1.0, "number"),
+                                              "weight": (0.5, "number"), "seed": (0, "seed")}),
+    "embedding_pmi_fit": (seminfo.embedding_pmi_fit, {
+        "counts": (C3, "array"), "input_embeddings": (X0[:3, :2], "array"), "output_embeddings": (None, "array"),
+        "max_vocab": (3, "size"), "seed": (0, "seed")}),
+    "model_pmi_fit": (seminfo.model_pmi_fit, {"model": ("builtin:gpt", "model"),
+                                              "data": ("Some text to count, some text to count.", "text"),
+                                              "window": (2, "size"), "max_vocab": (100, "size")}),
+    "context_joint": (seminfo.context_joint, {"source": (seminfo.MarkovSource(MARKOV), "model"),
+                                              "context": (1, "size")}),
+    "loglinear_fit": (seminfo.loglinear_fit, {"joint": (J2, "array"), "dim": (2, "size"), "tau": (None, "number"),
+                                              "restarts": (1, "size"), "max_iter": (50, "size"), "seed": (0, "seed")}),
+    "vectorization_curve": (seminfo.vectorization_curve, {"joint": (J2, "array"), "dims": ([1, 2], "array"),
+                                                          "max_iter": (50, "size"), "seed": (0, "seed")}),
+    "infonce_bound": (seminfo.infonce_bound, {"joint": (J2, "array"), "n_negatives": (4, "size"),
+                                              "critic": ("optimal", "array"), "n_samples": (100, "size"),
+                                              "seed": (0, "seed")}),
+    "infonce_curve": (seminfo.infonce_curve, {"joint": (J2, "array"), "n_negatives": ([2, 8], "array"),
+                                              "n_samples": (100, "size"), "seed": (0, "seed")}),
+    "gromov_wasserstein": (seminfo.gromov_wasserstein, {"X": (X0, "array"), "Y": (X0[:20, :3], "array"),
+                                                        "max_points": (25, "size"), "seed": (0, "seed")}),
+    "jl_distortion": (seminfo.jl_distortion, {"X": (X0, "array"), "k": (3, "size"), "n_pairs": (50, "size"),
+                                              "seed": (0, "seed")}),
+    "intrinsic_dimension": (seminfo.intrinsic_dimension, {"X": (X0, "array")}),
     "compress": (seminfo.compress, {"data": (b"A short file.", "text"), "model": ("builtin:ngram", "model"),
                                     "blocks": (None, "size")}),
     "decompress": (seminfo.decompress, {"archive": (None, "text"), "model": ("builtin:ngram", "model")}),
@@ -156,6 +201,9 @@ NOT_DRIVEN = {
     "compare_models": "loads three checkpoints; its arguments pass through the same validators "
                       "(covered via score_text/elbo) and its own checks are in test_architectures.py",
     "logit_lens": "needs a Transformer's internals; its bad inputs are in test_flow_layers.py",
+    "layer_intrinsic_dimension": "needs a Transformer's internals; its bad inputs are in test_embed_geometry.py",
+    "embedding_matrices": "needs a Transformer's internals; its bad inputs are in test_embed_geometry.py",
+    "hopfield_descent": "needs a Transformer's attention heads; its bad inputs are in test_energy.py",
 }
 
 
@@ -247,6 +295,10 @@ CLI = {
     "flow": (["flow", "--model", "builtin:ngram", "--prompt", "The", "--generate", "4"],
              ["--model", "--generate", "--seed"]),
     "compress": (["compress", "{text}", "-o", "{out}", "--model", "builtin:ngram"], ["--model", "-o"]),
+    "embed": (["embed", "pmi", "--model", "builtin:ngram", "--text", "{text}"],
+              ["--model", "--text", "--window", "--dim", "--shift", "--max-tokens", "--seed", "--plot"]),
+    "energy": (["energy", "--model", "builtin:ngram", "--text", "{text}", "--json"],
+               ["--model", "--text", "--max-tokens", "--temperature", "--dims", "--betas", "--probes"]),
     "decompress": (["decompress", "{archive}", "-o", "{out}"], ["-o", "--model", "--device"]),
     "compare": (["compare", "--model", "builtin:ngram", "--text", "{text}", "--no-progress"],
                 ["--model", "--text", "--max-bytes", "--samples", "--seed"]),

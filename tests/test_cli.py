@@ -115,8 +115,29 @@ def _check_decompress(runs, d):
     assert (d / "notes.out.txt").read_bytes() == (d / "notes.txt").read_bytes()
 
 
+def _check_energy(runs, d):
+    js, table, cap = runs
+    b = json.loads(js)["boltzmann"]
+    assert b["model"] == "builtin:ngram" and abs(b["mean_free_energy_nats"][20]) < 1e-9   # T = 1
+    assert "S_bits" in table and "pure update non-increasing in 1.0000" in table
+    rows = json.loads(cap)["capacity"]["rows"]
+    assert [r["network"] for r in rows] == ["classical", "modern", "classical", "modern"]
+    assert (d / "energy.png").stat().st_size > 0
+
+
+def _check_embed(runs, d):
+    pmi, model, gw, dims = runs
+    assert "captured" in pmi and (d / "pmi.png").stat().st_size > 0
+    m = json.loads(model)
+    assert m["model"] == "builtin:gpt" and m["embedding_dim"] == 192 and m["tied"]
+    assert all(r["share"] <= m["optimum"] + 1e-12 for r in m["rows"])
+    g = json.loads(gw)
+    assert g["paired"] and g["rows"][0]["points"] == "100 x 100" and len(g["rows"]) == 2
+    assert "hidden states, layer 4" in dims and (d / "dims.png").stat().st_size > 0
+
+
 CHECKS = {"demo": _check_demo, "score": _check_score, "compare": _check_compare, "report": _check_report,
-          "rd": _check_rd, "flow": _check_flow, "compress": _check_compress,
+          "rd": _check_rd, "flow": _check_flow, "embed": _check_embed, "energy": _check_energy, "compress": _check_compress,
           "decompress": _check_decompress}
 
 

@@ -37,6 +37,15 @@ _LAZY = {
         "directed_rate_distortion", "rate_reward", "loss_memory_frontier")},
     # inference-time information flow and Granger causality (seminfo.flow)
     **{name: "flow" for name in ("granger", "information_flow", "logit_lens")},
+    # semantic embedding, optimal vectorisation and geometry (seminfo.embed)
+    **{name: "embed" for name in (
+        "cooccurrence", "pmi_matrix", "pmi_embedding", "embedding_pmi_fit", "model_pmi_fit", "context_joint",
+        "loglinear_fit", "vectorization_curve", "infonce_bound", "infonce_curve", "gromov_wasserstein",
+        "jl_distortion", "intrinsic_dimension", "layer_intrinsic_dimension", "embedding_matrices")},
+    # the energy-based view (seminfo.energy)
+    **{name: "energy" for name in (
+        "boltzmann", "hopfield_retrieval", "hopfield_descent", "hopfield_capacity",
+        "hopfield_energy", "hopfield_update", "ramsauer_capacity_bound")},
     # lossless compression (seminfo.coding)
     **{name: "coding" for name in ("compress", "decompress")},
 }

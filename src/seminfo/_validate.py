@@ -356,6 +356,21 @@ def utf8_bytes(text: str, param: str, func: str) -> bytes:
                          "bytes themselves.") from None
 
 
+def as_bytes(data: Any, param: str, func: str) -> bytes:
+    """`data` as bytes: a str is encoded as UTF-8 (see :func:`utf8_bytes`), bytes-like objects are
+    copied, anything else is an InputError.
+
+    >>> as_bytes("é", "text", "f"), as_bytes(bytearray(b"ab"), "text", "f")
+    (b'\\xc3\\xa9', b'ab')
+    """
+    if isinstance(data, str):
+        return utf8_bytes(data, param, func)
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise InputError(f"{_where(param, func)} must be bytes or str (encoded as UTF-8). Got "
+                     f"{type(data).__name__}.")
+
+
 def as_path(path: Any, subject: str) -> pathlib.Path:
     """`path` (str or os.PathLike, non-empty, no NUL byte) as a Path."""
     if not isinstance(path, (str, os.PathLike)):

@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import as_int, utf8_bytes
+from .._validate import as_bytes, as_int
 from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvailableError
 from ..results import Result
 from . import container
@@ -161,12 +161,7 @@ class DecompressionResult(Result):
 
 
 def _as_bytes(data: Any, func: str) -> bytes:
-    if isinstance(data, str):
-        return utf8_bytes(data, "data", func)
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return bytes(data)
-    raise InputError(f"The `data` parameter of {func} must be bytes (or str, encoded as UTF-8). "
-                     f"Got {type(data).__name__}.")
+    return as_bytes(data, "data", func)
 
 
 def _resolve_model(model: Any, func: str, **load_options: Any):

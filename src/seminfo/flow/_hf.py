@@ -58,3 +58,35 @@ def is_recurrent(hf: Any) -> bool:
     """Mamba-style models: their hidden-state tuple has no embedding entry (see lens.py)."""
     from ..models.arch import family_of
     return not family_of(hf).embedding_in_hidden_states
+
+
+def eager_attention_pass(hf: Any, ids: np.ndarray, attns: list) -> tuple[Any, list[dict[str, Any]]]:
+    """One forward pass with eager attention and ``output_attentions=True`` that records, for each
+    attention module in `attns`, its input hidden states (``"x"``), its position embeddings (``"pos"``,
+    rotary models) and its output (``"y"``), all detached. The model's attention implementation is
+    restored afterwards. Returns (model output, one dict per module)."""
+    import torch
+    captured: list[dict[str, Any]] = [{} for _ in attns]
+    hooks = []
+    for i, attn in enumerate(attns):
+        def pre(mod, args, kwargs, i=i):
+            captured[i]["x"] = (args[0] if args else kwargs["hidden_states"]).detach()
+            captured[i]["pos"] = kwargs.get("position_embeddings")
+
+        def post(mod, args, kwargs, out, i=i):
+            captured[i]["y"] = (out[0] if isinstance(out, tuple) else out).detach()
+        hooks.append(attn.register_forward_pre_hook(pre, with_kwargs=True))
+        hooks.append(attn.register_forward_hook(post, with_kwargs=True))
+    previous = getattr(hf.config, "_attn_implementation", None)
+    device = next(hf.parameters()).device
+    try:
+        hf.set_attn_implementation("eager")
+        with torch.no_grad():
+            out = hf(input_ids=torch.as_tensor(ids[None], device=device), output_attentions=True,
+                     use_cache=False)
+    finally:
+        for hk in hooks:
+            hk.remove()
+        if previous and previous != "eager":
+            hf.set_attn_implementation(previous)
+    return out, captured

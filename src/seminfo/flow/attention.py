@@ -38,7 +38,7 @@ import numpy as np
 from .._validate import as_int
 from ..errors import InputError
 from ..results import Result
-from ._hf import hf_parts, input_ids
+from ._hf import eager_attention_pass, hf_parts, input_ids
 
 __all__ = ["AttentionVAR", "attention_var"]
 
@@ -164,7 +164,6 @@ def attention_var(model: Any, inputs: Any) -> AttentionVAR:
     ----------
     1. Vaswani et al. (2017).  2. Elhage et al. (2021).  3. Kobayashi et al. (2020).
     """
-    import torch
 
     hf, tm = hf_parts(model, _FUNC)
     ids, strs = input_ids(hf, tm, inputs, _FUNC)
@@ -179,27 +178,7 @@ def attention_var(model: Any, inputs: Any) -> AttentionVAR:
         raise CapabilityError(f"{_FUNC} reads causal attention heads; the model is {what}.")
     layers = layer_modules(hf, _FUNC)
     parts = [_head_weights(hf, layer) for layer in layers]
-    captured: dict[int, dict[str, Any]] = {i: {} for i in range(len(layers))}
-    hooks = []
-    for i, (_, _, _, attn) in enumerate(parts):
-        def pre(mod, args, kwargs, i=i):
-            captured[i]["x"] = (args[0] if args else kwargs["hidden_states"]).detach()
-        def post(mod, args, kwargs, out, i=i):
-            captured[i]["y"] = (out[0] if isinstance(out, tuple) else out).detach()
-        hooks.append(attn.register_forward_pre_hook(pre, with_kwargs=True))
-        hooks.append(attn.register_forward_hook(post, with_kwargs=True))
-    previous = getattr(hf.config, "_attn_implementation", None)
-    device = next(hf.parameters()).device
-    try:
-        hf.set_attn_implementation("eager")
-        with torch.no_grad():
-            out = hf(input_ids=torch.as_tensor(ids[None], device=device), output_attentions=True,
-                     use_cache=False)
-    finally:
-        for hk in hooks:
-            hk.remove()
-        if previous and previous != "eager":
-            hf.set_attn_implementation(previous)
+    out, captured = eager_attention_pass(hf, ids, [p[3] for p in parts])
     if out.attentions is None or any(a is None for a in out.attentions):
         raise InputError(f"The model given to {_FUNC} did not return attention weights.")
     alpha = np.stack([a[0].double().cpu().numpy() for a in out.attentions])   # (L, H, T, T)

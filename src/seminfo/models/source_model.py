@@ -86,14 +86,8 @@ class SymbolTokenizer(Tokenizer):
         """Symbol ids of `data`: byte b is symbol b (str is encoded as UTF-8 first)."""
         func = "SymbolTokenizer.encode"
         self._bytes_ok(func)
-        if isinstance(data, str):
-            from .._validate import utf8_bytes
-            raw = utf8_bytes(data, "data", func)
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            raw = bytes(data)
-        else:
-            raise InputError(f"The `data` parameter of {func} must be bytes or str. Got "
-                             f"{type(data).__name__}.")
+        from .._validate import as_bytes
+        raw = as_bytes(data, "data", func)
         ids = list(raw)
         if ids and max(ids) >= self.vocab_size:
             raise AlphabetError(f"The `data` parameter of {func} must hold bytes below "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import architectures, coding, flow, foundation, models, rd
+from . import architectures, coding, embedding, energy, flow, foundation, models, rd
 from .core import ReportContext, Section
 
 SECTIONS: list[tuple[str, Callable[[ReportContext], Section]]] = [
@@ -18,5 +18,7 @@ SECTIONS: list[tuple[str, Callable[[ReportContext], Section]]] = [
     ("foundation", foundation.build),
     ("rate-distortion", rd.build),
     ("flow", flow.build),
+    ("embedding", embedding.build),
+    ("energy", energy.build),
     ("compression", coding.build),
 ]
