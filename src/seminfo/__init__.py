@@ -10,9 +10,6 @@ Importing seminfo is cheap and never imports torch: public names are loaded on f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
 # public name -> submodule that defines it
@@ -53,6 +50,7 @@ _LAZY = {
 from .errors import (  # noqa: E402  (light, always loaded)
     AlphabetError, ArchiveError, CapabilityError, ConvergenceError, DependencyError, DistributionError, InputError,
     ModelMismatchError, ModelNotAvailableError, SeminfoError, ShapeError)
+from ._lazy import lazy_names  # noqa: E402
 from .results import Estimate, Interval  # noqa: E402
 
 __all__ = sorted([*_LAZY, "SeminfoError", "InputError", "DistributionError", "ShapeError",
@@ -60,14 +58,4 @@ __all__ = sorted([*_LAZY, "SeminfoError", "InputError", "DistributionError", "Sh
                   "ConvergenceError", "DependencyError", "CapabilityError", "Estimate", "Interval", "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'seminfo' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, [n for n in __all__ if n not in _LAZY])
