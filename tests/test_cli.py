@@ -269,3 +269,16 @@ def test_user_message_turns_parameters_into_flags():
     assert user_message(ValueError("The `level` parameter of f is bad."), "seminfo rd", flags) == (
         "The `level` parameter of f is bad.")
 
+
+
+def test_report_help_lists_every_section(capsys):
+    """The --section help is written out (the parser does not import the report); it must name every
+    section of seminfo.report.sections.SECTIONS, in page order."""
+    import re
+
+    from seminfo.report.sections import SECTIONS
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    listed = re.search(r"build only this section \(repeatable\): (.*?) \(default: all\)", text).group(1)
+    assert listed.split(", ") == [key for key, _ in SECTIONS]

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "that the report takes a few minutes on 2 CPU cores; 0 = the whole corpus)")
     p.add_argument("--section", action="append", dest="sections", metavar="KEY",
                    help="build only this section (repeatable): models, architectures, foundation, "
-                        "rate-distortion, flow, compression (default: all)")
+                        "rate-distortion, flow, embedding, energy, compression (default: all)")
     p.add_argument("--fast", action="store_true", help="small samples everywhere (a quick look)")
     p.add_argument("--seed", type=int, default=0, help="seed of every sampling step (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
