@@ -72,6 +72,7 @@ REF = np.array([0.5, 0.3, 0.2])
 X0 = np.random.default_rng(1).normal(size=(30, 4))
 C3 = np.array([[0, 3, 1], [3, 0, 2], [1, 2, 4]])
 J2 = np.array([[0.3, 0.1], [0.1, 0.5]])
+FACTS = seminfo.capacity.fact_corpus(n_people=4, attributes={"city": 4, "year": 8}, seed=0)
 
 
 def _masked_model():
@@ -189,6 +190,10 @@ CALLS = {
     "jl_distortion": (seminfo.jl_distortion, {"X": (X0, "array"), "k": (3, "size"), "n_pairs": (50, "size"),
                                               "seed": (0, "seed")}),
     "intrinsic_dimension": (seminfo.intrinsic_dimension, {"X": (X0, "array")}),
+    "generalization_bound": (seminfo.generalization_bound, {
+        "model": ("builtin:ngram:1", "model"), "documents": ("Some training text. Some more text.", "text"),
+        "delta": (0.05, "number"), "max_samples": (None, "size"), "seed": (0, "seed")}),
+    "stored_bits": (seminfo.stored_bits, {"model": (FACTS.oracle_model(), "model"), "corpus": (FACTS, "model")}),
     "compress": (seminfo.compress, {"data": (b"A short file.", "text"), "model": ("builtin:ngram", "model"),
                                     "blocks": (None, "size")}),
     "decompress": (seminfo.decompress, {"archive": (None, "text"), "model": ("builtin:ngram", "model")}),
@@ -299,6 +304,10 @@ CLI = {
               ["--model", "--text", "--window", "--dim", "--shift", "--max-tokens", "--seed", "--plot"]),
     "energy": (["energy", "--model", "builtin:ngram", "--text", "{text}", "--json"],
                ["--model", "--text", "--max-tokens", "--temperature", "--dims", "--betas", "--probes"]),
+    "capacity": (["capacity", "--run", "--sizes", "1x8", "--exposures", "1", "--people", "5", "--json"],
+                 ["--sizes", "--exposures", "--people", "--seed", "--device", "--threads", "--out", "--plot"]),
+    "bound": (["bound", "--model", "builtin:ngram:1", "--train", "{text}", "--json"],
+              ["--model", "--train", "--kind", "--delta"]),
     "decompress": (["decompress", "{archive}", "-o", "{out}"], ["-o", "--model", "--device"]),
     "compare": (["compare", "--model", "builtin:ngram", "--text", "{text}", "--no-progress"],
                 ["--model", "--text", "--max-bytes", "--samples", "--seed"]),

@@ -136,8 +136,26 @@ def _check_embed(runs, d):
     assert "hidden states, layer 4" in dims and (d / "dims.png").stat().st_size > 0
 
 
+def _check_capacity(runs, d):
+    table, js, run = runs
+    assert "L1 d8" in table and "Allen-Zhu & Li ~2 bit/param at 1,000 exposures" in table
+    assert len(json.loads(js)["runs"]) >= 8 and (d / "capacity.png").read_bytes()[:4] == b"\x89PNG"
+    r = json.loads(run)["runs"][0]
+    assert (r["n_layer"], r["n_embd"], r["exposures"]) == (1, 8, 3) and 0 <= r["stored_bits"] <= r["entropy_bits"]
+    assert json.loads((d / "cap.json").read_text())["runs"] == json.loads(run)["runs"]
+
+
+def _check_bound(runs, d):
+    table, js = runs
+    assert "complexity term" in table and "VACUOUS" in table and "the complexity term dominates" in table
+    s = json.loads(js)
+    assert s["kind"] == "document" and s["m"] == 2 and s["vacuous"] and s["log2_vocab"] == 12.0
+    assert abs(s["bound"] - (s["empirical"] + s["complexity_term"] + s["sampling_term"])) < 1e-9
+
+
 CHECKS = {"demo": _check_demo, "score": _check_score, "compare": _check_compare, "report": _check_report,
-          "rd": _check_rd, "flow": _check_flow, "embed": _check_embed, "energy": _check_energy, "compress": _check_compress,
+          "rd": _check_rd, "flow": _check_flow, "embed": _check_embed, "energy": _check_energy, "bound": _check_bound, "capacity": _check_capacity,
+          "compress": _check_compress,
           "decompress": _check_decompress}
 
 

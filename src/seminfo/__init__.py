@@ -43,6 +43,10 @@ _LAZY = {
     **{name: "energy" for name in (
         "boltzmann", "hopfield_retrieval", "hopfield_descent", "hopfield_capacity",
         "hopfield_energy", "hopfield_update", "ramsauer_capacity_bound")},
+    # knowledge capacity of token models (seminfo.capacity; the module itself is public too)
+    **{name: "capacity" for name in ("capacity", "stored_bits")},
+    # generalisation bounds (seminfo.bounds)
+    "generalization_bound": "bounds",
     # lossless compression (seminfo.coding)
     **{name: "coding" for name in ("compress", "decompress")},
 }

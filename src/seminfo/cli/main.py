@@ -21,7 +21,7 @@ from ..errors import SeminfoError
 from ._common import OneLineParser, user_message
 
 #: Modules of seminfo.cli that define commands, in the order of `seminfo --help`.
-COMMANDS = ["demo", "score", "compare", "report", "rd", "flow", "embed", "energy", "compress"]
+COMMANDS = ["demo", "score", "compare", "report", "rd", "flow", "embed", "energy", "capacity", "bound", "compress"]
 
 
 def build_parser() -> argparse.ArgumentParser:

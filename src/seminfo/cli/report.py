@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report", help="write the HTML report (default: embedded models and corpus)",
         description="Score the corpus with each model and write a self-contained HTML report with "
                     "every section: token-model scores, architectures, exact-versus-estimated "
-                    "foundation tables, rate-distortion, information flow and compression. "
+                    "foundation tables, rate-distortion, information flow, embedding, the energy view, "
+                    "knowledge capacity and generalisation bounds, and compression. "
                     "`seminfo report --out report` builds them all with the default models (a few "
                     "minutes on 2 CPU cores; open report/index.html). If a section fails the "
                     "command exits with status 2 naming it; the page is still written.",
@@ -49,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "that the report takes a few minutes on 2 CPU cores; 0 = the whole corpus)")
     p.add_argument("--section", action="append", dest="sections", metavar="KEY",
                    help="build only this section (repeatable): models, architectures, foundation, "
-                        "rate-distortion, flow, embedding, energy, compression (default: all)")
+                        "rate-distortion, flow, embedding, energy, capacity, compression (default: all)")
     p.add_argument("--fast", action="store_true", help="small samples everywhere (a quick look)")
     p.add_argument("--seed", type=int, default=0, help="seed of every sampling step (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from . import architectures, coding, embedding, energy, flow, foundation, models, rd
+from . import architectures, capacity, coding, embedding, energy, flow, foundation, models, rd
 from .core import ReportContext, Section
 
 SECTIONS: list[tuple[str, Callable[[ReportContext], Section]]] = [
@@ -20,5 +20,6 @@ SECTIONS: list[tuple[str, Callable[[ReportContext], Section]]] = [
     ("flow", flow.build),
     ("embedding", embedding.build),
     ("energy", energy.build),
+    ("capacity", capacity.build),
     ("compression", coding.build),
 ]
