@@ -10,6 +10,12 @@ byte for byte. Slow models (builtin:smollm2, ~200 tokens/s on 2 cores) run on a 
 Also measures the speed-up of batched block decoding (B blocks as one model batch versus the same
 B blocks one at a time) and what blocks and window restarts cost in bits.
 
+With --portable it compares, for each model with a deterministic integer path, the portable path
+(the default) with the float path (portable=False): bits, encode and decode tokens/s, encode time
+against scoring time (score_bytes) and single-block decoding speed. With --heldout it compresses
+held-out kinds of input (source code, a log, a man page, text in other languages where this machine
+has some, random bytes; each skipped when missing) with every model against gzip, xz, zstd, brotli.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_compress.py                     # everything, prints Markdown
@@ -42,6 +48,62 @@ def texts() -> list[tuple[str, bytes]]:
     return out
 
 
+def heldout(limit: int) -> list[tuple[str, bytes]]:
+    """Kinds of input the models never saw: each taken from this machine when present (skipped when
+    not), cut to `limit` bytes; random bytes are generated (seed 0)."""
+    import glob
+    import gzip
+    import random
+    out = []
+    for label, pattern in (("Python source (stdlib argparse.py)", os.path.join(os.path.dirname(os.__file__), "argparse.py")),
+                           ("log (/var/log/dpkg.log)", "/var/log/dpkg.log"),
+                           ("log (/var/log/apt/history.log)", "/var/log/apt/history.log"),
+                           ("licence (Apache-2.0)", "/usr/share/common-licenses/Apache-2.0"),
+                           ("man page (bash.1)", "/usr/share/man/man1/bash.1.gz"),
+                           ("German (man page)", "/usr/share/man/de/man1/*.1.gz"),
+                           ("French (man page)", "/usr/share/man/fr/man1/*.1.gz"),
+                           ("Russian (man page)", "/usr/share/man/ru/man1/*.1.gz")):
+        paths = sorted(glob.glob(pattern))
+        if not paths:
+            continue
+        raw = pathlib.Path(paths[0]).read_bytes()
+        if paths[0].endswith(".gz"):
+            raw = gzip.decompress(raw)
+        if raw:
+            out.append((f"{label}, {pathlib.Path(paths[0]).name}", raw[:limit]))
+    out.append(("random bytes (seed 0)", random.Random(0).randbytes(limit)))
+    return out
+
+
+def portable_study(spec: str, data: bytes) -> list[dict]:
+    """Portable (integer) path against the float path: bits and speeds, one block and 8 blocks."""
+    from seminfo.coding import compress, decompress_detailed
+    from seminfo.models import load_model
+    from seminfo.models.portable import portable_model
+    from seminfo.models.scoring import score_bytes
+    float_model = load_model(spec, device="cpu")
+    port = portable_model(float_model, device="cpu")
+    rows = []
+    for label, m, portable in (("float", float_model, False), ("portable", port, True)):
+        t0 = time.perf_counter()
+        s = score_bytes(m, data, per_token=False)
+        t_score = time.perf_counter() - t0
+        for blocks in (None, 8):
+            r = compress(data, m, portable=portable, blocks=blocks, methods="model")
+            d = decompress_detailed(r.archive, m)
+            if d.data != data:
+                raise SystemExit(f"round trip failed for {spec} ({label})")
+            rows.append({"model": spec, "path": label, "blocks": blocks or 1, "tokens": r.tokens,
+                         "cross-entropy (bits/byte)": r.cross_entropy_bits_per_byte,
+                         "coded (bits/byte)": r.coded_cross_entropy_bits_per_byte,
+                         "bits/byte (file)": r.archive_bits_per_byte,
+                         "score s": t_score, "encode s": r.seconds, "decode s": d.seconds,
+                         "encode / score": r.seconds / t_score,
+                         "enc tok/s": r.tokens_per_second, "dec tok/s": d.tokens_per_second,
+                         "score bits/byte": s.bits_per_byte})
+    return rows
+
+
 def md_table(rows: list[dict]) -> str:
     cols = list(rows[0])
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
@@ -64,7 +126,7 @@ def size_rows(name: str, data: bytes, models: dict, note: str) -> list[dict]:
     rows = [{"text": name, "bytes in": len(data), "compressor": b["compressor"],
              "bytes out": b["bytes"], "bits/byte (file)": b["bits_per_byte"],
              "bits/byte (payload)": None, "cross-entropy (bits/byte)": None,
-             "coder overhead (%)": None, "enc tok/s": None, "dec tok/s": None}
+             "coder overhead (%)": None, "enc tok/s": None, "dec tok/s": None, "block methods": None}
             for b in baseline_sizes(data)]
     for spec, model in models.items():
         t0 = time.perf_counter()
@@ -77,7 +139,8 @@ def size_rows(name: str, data: bytes, models: dict, note: str) -> list[dict]:
                      "bits/byte (payload)": r.payload_bits_per_byte,
                      "cross-entropy (bits/byte)": r.cross_entropy_bits_per_byte,
                      "coder overhead (%)": r.coder_overhead_percent,
-                     "enc tok/s": r.tokens_per_second, "dec tok/s": d.tokens_per_second})
+                     "enc tok/s": r.tokens_per_second, "dec tok/s": d.tokens_per_second,
+                     "block methods": ", ".join(f"{k} {v}" for k, v in r.block_methods.items())})
     return rows
 
 
@@ -145,6 +208,12 @@ def main(argv=None) -> int:
     ap.add_argument("--speedup-model", default="builtin:gpt")
     ap.add_argument("--keeps", type=int, nargs="*", default=[32, 128, 224],
                     help="keep values for the window study with --speedup-model (empty to skip)")
+    ap.add_argument("--portable", type=int, default=0, metavar="BYTES",
+                    help="portable against float path on the first BYTES of valid.txt (0: skip)")
+    ap.add_argument("--heldout", type=int, default=0, metavar="BYTES",
+                    help="held-out kinds of input, BYTES of each (0: skip)")
+    ap.add_argument("--only-extra", action="store_true",
+                    help="run only the --portable and --heldout studies")
     ap.add_argument("--append", type=pathlib.Path, default=None,
                     help="append the Markdown under a 'Compression' heading to this file")
     args = ap.parse_args(argv)
@@ -160,6 +229,35 @@ def main(argv=None) -> int:
     fast = {s: m for s, m in models.items() if s not in SLOW}
     slow = {s: m for s, m in models.items() if s in SLOW}
     t_start = time.perf_counter()
+    extra = []
+    if args.portable:
+        valid = texts()[0][1][: args.portable]
+        prow = []
+        for spec in models:
+            try:
+                prow += portable_study(spec, valid if spec not in SLOW else valid[: args.portable // 4])
+            except (ImportError, SeminfoError) as exc:
+                missing.append(f"portable {spec} ({exc})")
+        if prow:
+            extra += ["", f"Portable (integer) path against the float path, first {len(valid)} bytes of "
+                          "valid.txt (SmolLM2: a quarter of it); every archive decoded and compared:", "",
+                      md_table(prow)]
+    if args.heldout:
+        hrows = []
+        for name, data in heldout(args.heldout):
+            print(f"{name}: {len(data)} bytes", file=sys.stderr, flush=True)
+            hrows += size_rows(name, data, fast, "")
+            if slow:
+                hrows += size_rows(name + f", first {args.slice_bytes} bytes", data[: args.slice_bytes], slow, "")
+        extra += ["", "Held-out kinds of input (each block stored with the best of model, zstd, xz, raw):",
+                  "", md_table(hrows)]
+    if args.only_extra:
+        text = "\n".join(extra) + "\n"
+        print(text)
+        if args.append:
+            with open(args.append, "a", encoding="utf-8") as f:
+                f.write("\n## Compression (portable path, held-out inputs)\n\n" + text)
+        return 0
     rows = []
     for name, data in texts():
         full = data[: args.max_bytes] if args.max_bytes else data
@@ -185,6 +283,7 @@ def main(argv=None) -> int:
     if ws:
         out += ["", f"Window restarts with {spec} (max_context {m.max_context}) on the first "
                     f"{len(valid) // 2} bytes of valid.txt (one block):", "", md_table(ws)]
+    out += extra
     out += ["", "Quantisation alone (iid draws from random softmax pmfs, one coder, "
                 "including its final word):", "", md_table(quantisation_study())]
     text = "\n".join(out) + "\n"

@@ -136,9 +136,9 @@ def test_context_longer_than_allowed(hf_tok):
         m.next_log_probs(np.zeros((1, 16), dtype=np.int64))
     # token_stats never feeds the last token, so 16 targets fit after the prefix
     assert m.token_stats(np.zeros((1, 16), dtype=np.int64))[0].shape == (1, 16)
-    with pytest.raises(InputError, match=r"must hold ids in 0\.\."):
+    with pytest.raises(InputError, match=r"must hold token ids in 0\.\."):
         m.next_log_probs(np.full((1, 3), len(hf_tok)))
-    with pytest.raises(InputError, match="must be a 2-D array"):
+    with pytest.raises(InputError, match="must be a 2-D \\(batch, time\\) array"):
         m.next_log_probs(np.zeros(3, dtype=np.int64))
 
 

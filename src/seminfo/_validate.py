@@ -199,6 +199,31 @@ def same_length(a: np.ndarray, b: np.ndarray, names: tuple[str, str], func: str 
                          f"length. Got {len(a)} and {len(b)}.")
 
 
+def as_token_ids(ids: Any, vocab_size: int, func: str, *, param: str = "ids",
+                 range_error: type[InputError] = InputError, integral_floats: bool = False) -> np.ndarray:
+    """A 2-D (batch, tokens) int64 array of token ids in ``0..vocab_size-1`` (the one check every token
+    model's entry points share). ShapeError for another number of axes, InputError for non-integer
+    entries (floats holding whole numbers pass when `integral_floats`), `range_error` for ids outside
+    the vocabulary."""
+    from .errors import ShapeError
+    arr = np.asarray(ids)
+    if arr.ndim != 2:
+        raise ShapeError(f"The `{param}` parameter of {func} must be a 2-D (batch, time) array of "
+                         f"token ids. Got shape {arr.shape}; use ids[None] for one sequence.")
+    if arr.size and arr.dtype.kind not in "iu":
+        whole = (integral_floats and arr.dtype.kind == "f" and bool(np.all(np.isfinite(arr)))
+                 and not np.any(arr != np.round(arr)))
+        if not whole:
+            raise InputError(f"The `{param}` parameter of {func} must hold integer token ids. Got dtype "
+                             f"{arr.dtype}.")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+        bad = arr.min() if arr.min() < 0 else arr.max()
+        raise range_error(f"The `{param}` parameter of {func} must hold token ids in 0..{vocab_size - 1}. "
+                          f"Got {bad}.")
+    return arr
+
+
 def as_int(v: Any, param: str, func: str = "", *, minimum: int | None = None,
            maximum: int | None = None) -> int:
     """Return `v` as a python int within [minimum, maximum]."""

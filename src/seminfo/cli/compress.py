@@ -11,7 +11,7 @@ from ._common import (add_load_options, check_device, check_input_file, check_in
 
 FLAGS = {"src": "IN", "dst": "--output", "data": "IN", "blocks": "--blocks", "block_size": "--block-size",
          "batch_size": "--batch-size", "window": "--window", "model": "--model", "spec": "--model",
-         "device": "--device"}
+         "device": "--device", "force": "--force", "portable": "--no-portable"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +19,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compress", help="compress a file with a token model driving a range coder",
         description="Tokenize IN, range-code every token with the model's next-token "
                     "probabilities and write a self-describing archive (model spec and fingerprint, "
-                    "block table, sha256 of the original). Prints the model's cross-entropy and the "
-                    "achieved size in bits per byte, the coder's overhead and tokens per second.",
+                    "block table, sha256 of the original). builtin:gpt, builtin:smollm2 and "
+                    "builtin:ngram run their deterministic integer path: the archive decodes on any "
+                    "machine. Other models give archives tied to this kind of machine. Each block is "
+                    "kept with the smallest of the model's code, zstd, xz and raw storage, so no input "
+                    "grows by more than the header. Any bytes compress with any model (bytes the "
+                    "tokenizer lacks are escaped, 18 bits each). An existing OUT is replaced only "
+                    "with --force. Prints the model's cross-entropy, the achieved size in bits per "
+                    "byte and tokens per second.",
         epilog=examples("seminfo compress notes.txt -o notes.smz --model builtin:ngram",
-                        "seminfo compress notes.txt -o notes.smz --model builtin:ngram --blocks 2 --json"),
+                        "seminfo compress notes.txt -o notes.smz --model builtin:ngram --blocks 2 --json --force"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", type=pathlib.Path, metavar="IN", help="file to compress (any bytes)")
     p.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
@@ -39,6 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="blocks per model batch (default min(blocks, 32))")
     p.add_argument("--window", type=int, default=None,
                    help="longest model context in tokens (default: the model's max_context)")
+    p.add_argument("--no-portable", action="store_true",
+                   help="use the model's float path even where it has a deterministic one (the "
+                        "archive then decodes only on this kind of machine)")
+    p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--progress", action="store_true", help="progress bar on stderr")
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(p)
@@ -48,15 +58,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "decompress", help="restore a file compressed by `seminfo compress`",
         description="Decode an archive made by `seminfo compress`. The model is loaded from the "
                     "archive's spec when it is built in (give --model for a local directory); its "
-                    "fingerprint must match. The output is written only after the sha256 of the "
-                    "original bytes verifies: a damaged archive leaves no output file.",
-        epilog=examples("seminfo decompress notes.smz -o notes.out.txt"),
+                    "fingerprint must match. A portable archive decodes on any machine; for an "
+                    "archive tied to the machine that made it, a warning says up front what differs "
+                    "here, and decoding is tried anyway. The output is written only after the sha256 "
+                    "of the original bytes verifies: a damaged archive leaves no output file. An "
+                    "existing OUT is replaced only with --force.",
+        epilog=examples("seminfo decompress notes.smz -o notes.out.txt",
+                        "seminfo decompress notes.smz -o notes.out.txt --force"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("input", type=pathlib.Path, metavar="IN", help="archive to decompress")
     d.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
                    help="file to write (only after the checksum verifies)")
     d.add_argument("--model", default=None,
                    help="model spec or local directory (default: the archive's built-in model)")
+    d.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     d.add_argument("--progress", action="store_true", help="progress bar on stderr")
     d.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(d)
@@ -73,32 +88,54 @@ def _report(result, as_json: bool) -> None:
 
 def run_compress(args: argparse.Namespace) -> int:
     from ..coding import compress_file
+    from ..coding.codec import _has_portable_path, check_destination
     cmd = "seminfo compress"
     # before loading a model, not after
     check_input_file(args.input, "IN", cmd)
     check_output(args.output, "--output", cmd)
+    check_destination(args.output, args.input, force=args.force, func=cmd)
     for flag, value in (("--blocks", args.blocks), ("--block-size", args.block_size),
                         ("--batch-size", args.batch_size), ("--window", args.window)):
         if value is not None:
             check_int(value, flag, cmd, minimum=1)
-    # the coder runs the model left to right: a masked-diffusion model stops here, before any output
-    model = open_model(args.model, args, "score", "incremental", command="seminfo compress")
-    result = compress_file(args.input, args.output, model, blocks=args.blocks,
+    check_device(args.device, cmd)
+    if not args.no_portable and _has_portable_path(args.model):
+        model = args.model                    # the portable twin is built from the spec
+    else:
+        # the coder runs the model left to right: a masked-diffusion model stops here, before any output
+        model = open_model(args.model, args, "score", "incremental", command=cmd)
+    result = compress_file(args.input, args.output, model, force=args.force, blocks=args.blocks,
                            block_size=args.block_size, batch_size=args.batch_size,
-                           window=args.window, progress=args.progress)
+                           window=args.window, portable=False if args.no_portable else None,
+                           device=args.device, progress=args.progress)
     _report(result, args.json)
     return 0
 
 
 def run_decompress(args: argparse.Namespace) -> int:
+    import warnings
+
     from ..coding import decompress_file
+    from ..coding.codec import check_destination
     cmd = "seminfo decompress"
     check_input_file(args.input, "IN", cmd)
     check_output(args.output, "--output", cmd)
+    check_destination(args.output, args.input, force=args.force, func=cmd)
     check_device(args.device, cmd)
     model = None if args.model is None else open_model(args.model, args, "score", "incremental",
-                                                      command="seminfo decompress")
-    result = decompress_file(args.input, args.output, model, progress=args.progress)
+                                                      command=cmd)
+
+    default_show = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, RuntimeWarning):
+            return default_show(message, category, filename, lineno, file, line)
+        print(f"{cmd}: warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", RuntimeWarning)
+        warnings.showwarning = show               # one line, up front, before decoding starts
+        result = decompress_file(args.input, args.output, model, force=args.force, device=args.device,
+                                 progress=args.progress)
     _report(result, args.json)
     if not args.json:
         print(f"wrote {result.original_bytes} bytes to {args.output} (sha256 verified)", file=sys.stderr)

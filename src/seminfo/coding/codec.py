@@ -4,25 +4,36 @@ Scope
 -----
 Shannon's source coding theorem at token level (theory §12): the bytes are tokenized, each token is
 range-coded with the model's next-token distribution ``p_M(x_t | x^{t-1})``, and the archive holds
-``sum_t -log2 p_M(x_t | x^{t-1}) + O(1)`` bits per block [1]_ [2]_. Decoding runs the same model
-calls token by token (:class:`~seminfo.coding.context.ContextDriver`) so it sees bit-identical
-probabilities, rebuilds the tokens and detokenizes them (tokenizers are byte-exact by contract).
+``sum_t -log2 q_M(x_t | x^{t-1}) + O(1)`` bits per block, q_M being p_M quantised to 24 bits [1]_ [2]_.
+Decoding runs the same model contexts token by token and detokenizes (tokenizers are byte-exact).
+
+Portability
+-----------
+For models with a deterministic integer path (:mod:`seminfo.models.portable`: builtin:gpt,
+builtin:smollm2, builtin:ngram) the coder is driven by integer frequencies that every machine
+computes identically, so the archive decodes anywhere; this is the default. The encoder then
+computes all frequency rows in batched passes over the contexts the decoder will see
+(:func:`~seminfo.coding.context.segments`) and codes them in bulk; the decoder goes token by token.
+Any other model (a user's Hugging Face model, builtin:mamba, or ``portable=False``) runs the float
+path: identical calls on both sides (:class:`~seminfo.coding.context.ContextDriver`), archives tied
+to the kind of machine that made them, whose signature is recorded and compared before decoding.
 
 Blocks
 ------
-The input may be split into blocks of consecutive bytes that are tokenized and coded independently;
-``batch_size`` blocks at a time share one batch of the model (``begin(B)`` / ``feed`` with B rows),
-which makes decoding many blocks about as fast as one. The cost: each block starts without context
-and the tokenization breaks at block boundaries (both are in the reported cross-entropy), plus one
-range-coder termination (at most 64 bits) and 28 bytes of block table per block. Encoder and
-decoder use the same batch composition (written in the archive): the same numbers on both sides.
+The input may be split into blocks of consecutive bytes, tokenized and coded independently;
+``batch_size`` blocks at a time share one batch of the model. Each block is stored with the smallest
+of the model's range code, zstd -19, xz -9e and raw storage (:mod:`.methods`); the choice is in
+the block table. Bytes a tokenizer cannot represent are escaped (:func:`~seminfo.models.tokenizer.
+encode_escaped`): in such a block every distribution gets one more symbol of probability 2**-10,
+followed by the byte, uniform: 18 bits per escaped byte, 0.0014 bits more per token.
 
 Accounting
 ----------
-:class:`CompressionResult` reports the model's cross-entropy in bits per byte (float64 sum of
-``-log2 p`` of the coded tokens over the original bytes), the achieved bits per byte of the
-payload and of the whole file, the coder's overhead over the cross-entropy in percent and tokens per
-second. Leaves out: streaming input, dictionaries/priming text, mixing several models.
+:class:`CompressionResult` reports the model's cross-entropy ``sum -log2 p`` of the coded symbols,
+the coded cross-entropy ``sum -log2 q`` under the quantised distributions the coder used, and the
+payloads. Bound (tested): the model's payload of a block lies in
+``[coded - 32, coded + n/128 + 64]`` bits for n coded symbols. Leaves out: streaming input,
+dictionaries/priming text, mixing several models.
 
 References
 ----------
@@ -38,23 +49,32 @@ import os
 import pathlib
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import as_bytes, as_int
+from .._validate import as_bytes, as_int, one_of
 from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvailableError
 from ..results import Result
-from . import container
-from .context import ContextDriver
-from .rangecoder import BlockDecoder, BlockEncoder, probabilities
+from . import container, machine
+from . import methods as block_methods
+from .context import ContextDriver, segments
+from .rangecoder import (UNIFORM_BYTE, BlockDecoder, BlockEncoder, coded_bits, probabilities,
+                         with_escape)
 
 LN2 = math.log(2.0)
 #: Default number of blocks coded together in one batch of the model.
 DEFAULT_BATCH = 32
 #: Token id fed to rows whose block has ended while others in the batch go on (output ignored).
 PAD_TOKEN = 0
+#: Largest frequency table (bytes of int64) the portable encoder asks for in one call.
+TABLE_BUDGET = 128 * 2**20
+#: Built-in specs an archive may name and that are loaded without being given (see _check_spec).
+AUTO_SPECS = ("builtin:gpt", "builtin:mamba", "builtin:smollm2", "builtin:ngram")
+#: Order in which block methods win a tie: the cheapest to decode first.
+_TIE_ORDER = ("raw", "zstd", "xz", "model", "model+escape")
 
 
 @dataclass(frozen=True)
@@ -68,46 +88,61 @@ class CompressionResult(Result):
     model : str
         Spec of the model (``TokenModel.name``).
     fingerprint : str
-        ``TokenModel.fingerprint()``.
+        ``TokenModel.fingerprint()`` (of the portable model on the portable path).
+    portable : bool
+        True when the integer path drove the coder: the archive decodes on any machine.
     original_bytes, archive_bytes, payload_bytes, header_bytes : int
-        Sizes in bytes: input, whole file, range-coder payloads, header + block table + crc.
-    tokens, blocks, batch_size, window, keep, restarts : int
-        Tokens coded, blocks, blocks per model batch, context window (0 unbounded), tokens kept on
-        a restart, number of window restarts (summed over batches).
+        Sizes in bytes: input, whole file, block payloads (whatever their method), header + block
+        table + crc.
+    model_payload_bytes : int
+        Bytes of the model's range code of every block (whether or not it was kept).
+    block_methods : dict
+        Number of blocks stored with each method ("model", "model+escape", "zstd", "xz", "raw").
+    tokens, escaped_bytes, blocks, batch_size, window, keep, restarts : int
+        Symbols coded by the model (tokens and escaped bytes), escaped bytes, blocks, blocks per model
+        batch, context window (0 unbounded), tokens kept on a restart, number of window restarts.
     cross_entropy_bits : float
-        Model cross-entropy of the coded tokens, ``sum -log2 p``, total bits.
-    cross_entropy_bits_per_byte, cross_entropy_bits_per_token : float
-        The same per original byte and per token.
+        ``sum -log2 p`` of the coded symbols under the distributions handed to the coder (the
+        model's, with the escape symbol's share in blocks that have escapes; 8 bits more per escaped
+        byte), total bits over all blocks.
+    coded_cross_entropy_bits : float
+        ``sum -log2 q`` under the 24-bit quantised distributions the coder used (what the range code
+        costs before its termination), total bits.
+    cross_entropy_bits_per_byte, cross_entropy_bits_per_token, coded_cross_entropy_bits_per_byte : float
     payload_bits_per_byte, archive_bits_per_byte : float
         Achieved size: payload bits / original bytes, whole-file bits / original bytes.
     coder_overhead_percent : float
-        ``100 (payload bits - cross_entropy_bits) / cross_entropy_bits``; quantisation of the
-        probabilities plus the range coder's termination, in percent of the cross-entropy.
+        ``100 (8 model_payload_bytes - cross_entropy_bits) / cross_entropy_bits``: quantisation plus
+        termination. It may be negative: q can give the actual tokens more mass than p (the floor).
     seconds, tokens_per_second : float
-        Wall time of compression (tokenization, model calls, coder, packing; loading the model and
-        computing its fingerprint excluded) and tokens coded per second.
+        Wall time of compression (loading the model and its fingerprint excluded), symbols per second.
     units : str
         ``"bits/byte"`` for the per-byte fields; sizes are bytes, totals bits. For an empty input the
-        rates are 0 (nothing was coded), except ``archive_bits_per_byte``, which is ``inf``: the
-        archive still holds its header.
+        rates are 0, except ``archive_bits_per_byte``, which is ``inf`` (the header remains).
     """
 
     archive: bytes = field(repr=False)
     model: str
     fingerprint: str
+    portable: bool
     original_bytes: int
     archive_bytes: int
     payload_bytes: int
     header_bytes: int
+    model_payload_bytes: int
+    block_methods: dict
     tokens: int
+    escaped_bytes: int
     blocks: int
     batch_size: int
     window: int
     keep: int
     restarts: int
     cross_entropy_bits: float
+    coded_cross_entropy_bits: float
     cross_entropy_bits_per_byte: float
     cross_entropy_bits_per_token: float
+    coded_cross_entropy_bits_per_byte: float
     payload_bits_per_byte: float
     archive_bits_per_byte: float
     coder_overhead_percent: float
@@ -134,14 +169,17 @@ class DecompressionResult(Result):
     data : bytes
         The original bytes (their sha256 was checked against the archive). Left out of as_dict.
     model : str
+    portable : bool
+        The archive was coded on the portable (integer) path.
     original_bytes, tokens, blocks, batch_size : int
     seconds, tokens_per_second : float
-        Wall time of decompression (model calls, coder, detokenization, sha256; loading the model
-        and checking its fingerprint excluded) and tokens decoded per second.
+        Wall time of decompression (loading the model and checking its fingerprint excluded) and
+        symbols decoded per second.
     """
 
     data: bytes = field(repr=False)
     model: str
+    portable: bool
     original_bytes: int
     tokens: int
     blocks: int
@@ -160,10 +198,6 @@ class DecompressionResult(Result):
 # argument handling
 
 
-def _as_bytes(data: Any, func: str) -> bytes:
-    return as_bytes(data, "data", func)
-
-
 def _resolve_model(model: Any, func: str, **load_options: Any):
     """A left-to-right model from a spec string or an instance (the coder runs it incrementally)."""
     try:
@@ -171,6 +205,59 @@ def _resolve_model(model: Any, func: str, **load_options: Any):
     except ImportError as exc:
         raise ModelNotAvailableError(f"Token models cannot be loaded here ({exc}).") from None
     return as_model(model, "score", "incremental", func=func, **load_options)
+
+
+def _portable_api():
+    """The ``seminfo.models.portable`` module, or None where this installation lacks it."""
+    try:
+        from ..models import portable
+    except ImportError:
+        return None
+    return portable
+
+
+def _is_portable(model: Any) -> bool:
+    return getattr(model, "portable", False) is True and hasattr(model, "feed_freqs")
+
+
+def _has_portable_path(model: Any) -> bool:
+    if _is_portable(model):
+        return True
+    api = _portable_api()
+    if api is None:
+        return False
+    if not isinstance(model, str):         # a loaded model: only the built-in classes have a twin
+        from ..models.hf import HFModel
+        from ..models.ngram import KneserNeyModel
+        if not isinstance(model, (HFModel, KneserNeyModel)):
+            return False
+    try:
+        return bool(api.has_portable_path(model))
+    except (InputError, ModelNotAvailableError):
+        return False
+
+
+def _coding_model(model: Any, portable: Any, device: str, func: str):
+    """(model, portable): the portable model where there is one (unless portable=False)."""
+    if portable is not None and not isinstance(portable, bool):
+        raise InputError(f"The `portable` parameter of {func} must be True, False or None. Got {portable!r}.")
+    if _is_portable(model):
+        if portable is False:
+            raise InputError(f"The `portable` parameter of {func} is False, but the model given is a "
+                             "portable model; pass the float model (or its spec) for the float path.")
+        return model, True
+    can = _has_portable_path(model)
+    if portable is None:
+        portable = can
+    elif portable and not can:
+        name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+        raise ModelNotAvailableError(
+            f"The `portable` parameter of {func} is True, but the model {name!r} has no deterministic "
+            "integer path here (built-in models with one: builtin:gpt, builtin:smollm2, "
+            "builtin:ngram); pass portable=False for the float path (archives tied to this machine).")
+    if portable:
+        return _portable_api().portable_model(model, device=device), True
+    return _resolve_model(model, func, device=device), False
 
 
 def _window(model, window: int | None, keep: int | None, func: str) -> tuple[int | None, int]:
@@ -205,17 +292,76 @@ def _split(data: bytes, blocks: int | None, block_size: int | None, func: str) -
     return [data[i:i + block_size] for i in range(0, len(data), block_size)]
 
 
+def _symbols(m, piece: bytes, index: int) -> np.ndarray:
+    """Coded symbols of one block: token ids (>= 0) and escaped bytes (< 0), checked."""
+    from ..models.tokenizer import decode_escaped, encode_escaped
+    syms = np.asarray(encode_escaped(m.tokenizer, piece), dtype=np.int64)
+    ids = syms[syms >= 0]
+    if ids.size and int(ids.max()) >= m.vocab_size:
+        raise ModelMismatchError(f"The tokenizer of model {m.name!r} produced token ids outside "
+                                 f"the model's vocabulary of {m.vocab_size}.")
+    if decode_escaped(m.tokenizer, syms) != piece:
+        raise ModelMismatchError(
+            f"The tokenizer of model {m.name!r} does not give back block {index} byte for byte "
+            "(decode(encode(b)) != b), so it cannot be used for lossless compression.")
+    return syms
+
+
+def _feed_ids(syms: np.ndarray) -> np.ndarray:
+    from ..models.tokenizer import ESCAPE_FEED_ID
+    return np.where(syms < 0, ESCAPE_FEED_ID, syms)
+
+
 # ---------------------------------------------------------------------------------------------
-# the shared token loop
+# one block's range code
+
+
+class _RowCoder:
+    """Codes one block's symbols from rows of (unnormalised) distributions; keeps the accounting."""
+
+    def __init__(self, syms: np.ndarray, K: int) -> None:
+        from ..models.tokenizer import ESCAPE_PROB_BITS
+        self.syms = syms
+        self.K = K
+        self.escape = bool(np.any(syms < 0))
+        self.escape_bits = ESCAPE_PROB_BITS
+        self.enc = BlockEncoder()
+        self.ce = 0.0                # sum -log2 p of the coded symbols
+        self.coded = 0.0             # sum -log2 q (quantised)
+
+    def encode(self, t0: int, p: np.ndarray) -> None:
+        """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), float64 >= 0)."""
+        syms = self.syms[t0:t0 + len(p)]
+        if self.escape:
+            p = with_escape(p, self.escape_bits)
+        code = np.where(syms < 0, self.K, syms)
+        with np.errstate(divide="ignore"):
+            self.ce += float(np.sum(np.log2(p.sum(axis=1)) - np.log2(p[np.arange(len(p)), code])))
+        self.coded += coded_bits(p, code)
+        if len(p) == 1 and not self.escape:
+            self.enc.encode(int(code[0]), p)
+            return
+        start = 0
+        for e in np.flatnonzero(syms < 0):
+            self.enc.encode_many(code[start:e + 1], p[start:e + 1])
+            self.enc.encode(-1 - int(syms[e]), UNIFORM_BYTE)
+            self.ce += 8.0
+            self.coded += 8.0
+            start = e + 1
+        self.enc.encode_many(code[start:], p[start:])
+
+
+# ---------------------------------------------------------------------------------------------
+# the float path: identical calls on both sides
 
 
 def _run_group(model, lengths: list[int], window: int | None, keep: int,
-               step: Callable[[int, int, np.ndarray, np.ndarray], int], bar, func: str) -> int:
-    """Drive one batch of blocks: the identical model calls for encoder and decoder.
+               step: Callable[[int, int, np.ndarray], int], bar, func: str) -> int:
+    """Drive one batch of blocks: the identical model calls for encoder and decoder (float path).
 
-    For t = 0..max(lengths)-1, every row i with t < lengths[i] gets ``step(i, t, p_row, lp_row)``
-    which returns its token (the encoder codes the known one, the decoder decodes it); then all
-    rows advance by one token (finished rows by :data:`PAD_TOKEN`). Returns the number of restarts.
+    For t = 0..max(lengths)-1, every row i with t < lengths[i] gets ``step(i, t, p_row)`` (p_row
+    shape (1, K), float64) which returns the token to feed; then all rows advance by one token
+    (finished rows by :data:`PAD_TOKEN`). Returns the number of restarts.
     """
     n_steps = max(lengths)
     driver = ContextDriver(model, len(lengths), window, keep)
@@ -225,7 +371,7 @@ def _run_group(model, lengths: list[int], window: int | None, keep: int,
         p = probabilities(lp[active], func)                             # (A, K) float64
         nxt = np.full(len(lengths), PAD_TOKEN, dtype=np.int64)
         for j, i in enumerate(active):
-            nxt[i] = step(i, t, p[j:j + 1], lp[i])
+            nxt[i] = step(i, t, p[j:j + 1])
         if t + 1 < n_steps:
             driver.advance(nxt)
         if bar is not None:
@@ -233,15 +379,60 @@ def _run_group(model, lengths: list[int], window: int | None, keep: int,
     return driver.restarts
 
 
-def _groups(n_blocks: int, batch_size: int) -> list[range]:
-    return [range(s, min(s + batch_size, n_blocks)) for s in range(0, n_blocks, batch_size)]
+def _groups(indices: list[int], batch_size: int) -> list[list[int]]:
+    return [indices[s:s + batch_size] for s in range(0, len(indices), batch_size)]
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="tok", leave=False)
+def _encode_float(m, syms: list[np.ndarray], coders: list[_RowCoder], win, keep, batch, bar,
+                  func: str) -> int:
+    restarts = 0
+    feeds = [_feed_ids(s) for s in syms]
+    for group in _groups(list(range(len(syms))), batch):
+        def step(i: int, t: int, p_row: np.ndarray, group=group) -> int:
+            coders[group[i]].encode(t, p_row)
+            return int(feeds[group[i]][t])
+        restarts += _run_group(m, [len(syms[i]) for i in group], win, keep, step, bar, func)
+    return restarts
+
+
+# ---------------------------------------------------------------------------------------------
+# the portable path: batched passes to encode, token by token to decode
+
+
+def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, keep, batch, bar) -> int:
+    """Frequency rows of every symbol in the contexts the decoder will see, coded in bulk."""
+    n_prefix = len(tuple(m.prefix))
+    restarts = 0
+    for group in _groups(list(range(len(syms))), batch):
+        lengths = [len(syms[i]) for i in group]
+        n = max(lengths)
+        ids = np.full((len(group), n), PAD_TOKEN, dtype=np.int64)                 # (B, n)
+        for r, i in enumerate(group):
+            ids[r, :lengths[r]] = _feed_ids(syms[i])
+        chunk = max(1, TABLE_BUDGET // (8 * len(group) * m.vocab_size))
+
+        def emit(t0: int, F: np.ndarray) -> None:                                 # F (B, T, K)
+            for r, i in enumerate(group):
+                T = min(F.shape[1], lengths[r] - t0)
+                if T > 0:
+                    coders[i].encode(t0, F[r, :T].astype(np.float64))
+                    if bar is not None:
+                        bar.update(T)
+
+        segs = segments(n, n_prefix, win, keep)
+        restarts += len(segs) - 1
+        for seg in segs:
+            st = m.begin(len(group))
+            if seg.history < seg.first:
+                st, _ = m.feed_freqs(st, ids[:, seg.history:seg.first])
+            emit(seg.first, np.asarray(st.freqs)[:, None, :])
+            pos = seg.first
+            while pos < seg.last:
+                end = min(seg.last, pos + chunk)
+                st, F = m.feed_freqs(st, ids[:, pos:end])                         # predicts pos+1..end
+                emit(pos + 1, np.asarray(F))
+                pos = end
+    return restarts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,8 +441,8 @@ def _progress(total: int, desc: str, enabled: bool):
 
 def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | None = None,
              block_size: int | None = None, batch_size: int | None = None,
-             window: int | None = None, keep: int | None = None,
-             progress: bool = False) -> CompressionResult:
+             window: int | None = None, keep: int | None = None, portable: bool | None = None,
+             methods: str = "best", device: str = "auto", progress: bool = False) -> CompressionResult:
     """Range-code ``data`` with a token model: about ``sum_t -log2 p_M(x_t | x^{t-1})`` bits.
 
     Parameters
@@ -266,13 +457,21 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     block_size : int, optional
         Alternatively, the length of each block in bytes.
     batch_size : int, optional
-        Blocks coded together in one model batch (default min(blocks, 32)); the decoder uses the
-        same composition, read from the archive.
+        Blocks coded together in one model batch (default min(blocks, 32)).
     window : int, optional
         Longest context (prefix included) given to the model, at most ``model.max_context``
         (default ``model.max_context``; unbounded if the model has no limit).
     keep : int, optional
         Tokens fed again when the window is full (default half the window).
+    portable : bool or None
+        None (default): the deterministic integer path when the model has one (the archive then
+        decodes on any machine), else the float path. False: the float path (archive tied to this
+        kind of machine). True: the integer path, or ModelNotAvailableError.
+    methods : {"best", "model"}
+        "best": each block stored with the smallest of the model's code, zstd, xz and raw storage.
+        "model": every block range-coded with the model (for studying the model's code).
+    device : str
+        Device for a model given as a spec (auto, cpu, cuda, cuda:N, mps).
     progress : bool
         Show a tqdm progress bar on stderr.
 
@@ -288,8 +487,9 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     True
     """
     func = "compress"
-    raw = _as_bytes(data, func)
-    m = _resolve_model(model, func)
+    raw = as_bytes(data, "data", func)
+    one_of(methods, ("best", "model"), "methods", func)
+    m, portable = _coding_model(model, portable, device, func)
     fingerprint = m.fingerprint()
     t0 = time.perf_counter()            # throughput: loading and fingerprinting the model excluded
     win, keep = _window(m, window, keep, func)
@@ -298,57 +498,61 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
         batch = max(1, min(len(pieces), DEFAULT_BATCH))
     else:
         batch = as_int(batch_size, "batch_size", func, minimum=1)
-    tokenized = []
-    for i, piece in enumerate(pieces):
-        ids = [int(x) for x in m.tokenizer.encode(piece)]
-        if m.tokenizer.decode(ids) != piece:
-            raise ModelMismatchError(
-                f"The tokenizer of model {m.name!r} does not give back block {i} byte for byte "
-                "(decode(encode(b)) != b), so it cannot be used for lossless compression.")
-        if ids and not 0 <= min(ids) <= max(ids) < m.vocab_size:
-            raise ModelMismatchError(f"The tokenizer of model {m.name!r} produced token ids outside "
-                                     f"the model's vocabulary of {m.vocab_size}.")
-        tokenized.append(ids)
-    encoders = [BlockEncoder() for _ in pieces]
-    ce_nats = [0.0]
-
-    def encode_step(i: int, t: int, p_row: np.ndarray, lp_row: np.ndarray) -> int:
-        tok = tokenized[i][t]
-        encoders[i].encode(tok, p_row)
-        ce_nats[0] -= float(lp_row[tok])
-        return tok
-
-    bar = _progress(sum(map(len, tokenized)), "compress", progress)
-    restarts = 0
-    for group in _groups(len(pieces), batch):
-        lengths = [len(tokenized[i]) for i in group]
-        offset = group.start
-        restarts += _run_group(m, lengths, win, keep,
-                               lambda i, t, p, lp: encode_step(offset + i, t, p, lp), bar, func)
-    if bar is not None:
-        bar.close()
-    payload_list = [e.payload() for e in encoders]
+    syms = [_symbols(m, piece, i) for i, piece in enumerate(pieces)]
+    coders = [_RowCoder(s, m.vocab_size) for s in syms]
+    bar = _progress(sum(map(len, syms)), "compress", progress)
+    try:
+        if portable:
+            restarts = _encode_portable(m, syms, coders, win, keep, batch, bar)
+        else:
+            restarts = _encode_float(m, syms, coders, win, keep, batch, bar, func)
+    finally:
+        if bar is not None:
+            bar.close()
+    table, counts = [], {}
+    model_payload = 0
+    for piece, s, c in zip(pieces, syms, coders):
+        code = c.enc.payload()
+        model_payload += len(code)
+        name = "model+escape" if c.escape else "model"
+        options = {name: code} if methods == "model" else {name: code, **block_methods.standard_payloads(piece)}
+        cost = {k: len(v) + (len(container.varint(len(s))) if k == name else 0) for k, v in options.items()}
+        best = min(options, key=lambda k: (cost[k], _TIE_ORDER.index(k)))
+        counts[best] = counts.get(best, 0) + 1
+        table.append((best, len(piece), len(s), options[best]))
+    signature = "" if portable else machine.signature(m)
     archive = container.pack(data=raw, window=win or 0, keep=keep, batch_size=batch,
-                             fingerprint=fingerprint, spec=m.name,
-                             blocks=[(len(b), len(ids), pl) for b, ids, pl
-                                     in zip(pieces, tokenized, payload_list)])
+                             fingerprint=fingerprint, spec=m.name, blocks=table, portable=portable,
+                             machine=signature)
     seconds = time.perf_counter() - t0
-    n_tok = sum(map(len, tokenized))
-    ce_bits = ce_nats[0] / LN2
-    payload = sum(map(len, payload_list))
+    n_sym = sum(map(len, syms))
+    ce_bits = sum(c.ce for c in coders)
+    coded = sum(c.coded for c in coders)
+    payload = sum(len(p) for *_, p in table)
     # an empty input codes nothing: its rates are 0 (the header alone makes archive_bits_per_byte inf)
     per_byte = (lambda bits: bits / len(raw)) if raw else (lambda bits: math.inf if bits else 0.0)
     return CompressionResult(
-        archive=archive, model=m.name, fingerprint=fingerprint, original_bytes=len(raw),
-        archive_bytes=len(archive), payload_bytes=payload, header_bytes=len(archive) - payload,
-        tokens=n_tok, blocks=len(pieces), batch_size=batch, window=win or 0, keep=keep,
-        restarts=restarts, cross_entropy_bits=ce_bits,
+        archive=archive, model=m.name, fingerprint=fingerprint, portable=portable,
+        original_bytes=len(raw), archive_bytes=len(archive), payload_bytes=payload,
+        header_bytes=len(archive) - payload, model_payload_bytes=model_payload, block_methods=counts,
+        tokens=n_sym, escaped_bytes=int(sum(int(np.sum(s < 0)) for s in syms)),
+        blocks=len(pieces), batch_size=batch, window=win or 0, keep=keep, restarts=restarts,
+        cross_entropy_bits=ce_bits, coded_cross_entropy_bits=coded,
         cross_entropy_bits_per_byte=per_byte(ce_bits),
-        cross_entropy_bits_per_token=ce_bits / n_tok if n_tok else 0.0,
+        cross_entropy_bits_per_token=ce_bits / n_sym if n_sym else 0.0,
+        coded_cross_entropy_bits_per_byte=per_byte(coded),
         payload_bits_per_byte=per_byte(8.0 * payload),
         archive_bits_per_byte=per_byte(8.0 * len(archive)),
-        coder_overhead_percent=100.0 * (8.0 * payload - ce_bits) / ce_bits if ce_bits > 0 else 0.0,
-        seconds=seconds, tokens_per_second=n_tok / seconds if seconds > 0 else 0.0)
+        coder_overhead_percent=(100.0 * (8.0 * model_payload - ce_bits) / ce_bits
+                                if 0 < ce_bits < math.inf else 0.0),
+        seconds=seconds, tokens_per_second=n_sym / seconds if seconds > 0 else 0.0)
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="tok", leave=False)
 
 
 def _archive_bytes(archive: Any, func: str) -> bytes:
@@ -360,14 +564,41 @@ def _archive_bytes(archive: Any, func: str) -> bytes:
                      f"seminfo.compress). Got {type(archive).__name__}.")
 
 
-def _model_for(header: container.ArchiveHeader, model: Any, func: str):
+def _check_spec(header: container.ArchiveHeader, func: str) -> None:
+    """Refuse, before any model is built, a spec that decompress would not load by itself."""
+    spec = header.spec
+    if not spec.startswith("builtin:"):
+        raise ModelNotAvailableError(
+            f"The archive was made with the model {spec!r}, which is not built in: pass "
+            f"that model as the `model` parameter of {func} (--model DIR on the command line).")
+    if spec not in AUTO_SPECS:
+        raise ModelNotAvailableError(
+            f"The archive names the model {spec!r}, which {func} does not load by itself (it loads "
+            f"{', '.join(AUTO_SPECS)}): another model would be built before its fingerprint could be "
+            f"checked. If you trust the archive, pass `model={spec!r}` (--model {spec}).")
+    if header.portable and not _has_portable_path(spec):
+        raise ModelNotAvailableError(
+            f"The archive was coded with the portable (integer) path of {spec!r}, which this "
+            "installation lacks; upgrade seminfo to decode it.")
+
+
+def _model_for(header: container.ArchiveHeader, model: Any, device: str, func: str):
+    """The model that decodes `header`'s blocks, its fingerprint checked."""
     if model is None:
-        if not header.spec.startswith("builtin:"):
-            raise ModelNotAvailableError(
-                f"The archive was made with the model {header.spec!r}, which is not built in: pass "
-                f"that model as the `model` parameter of {func} (--model DIR on the command line).")
+        _check_spec(header, func)
         model = header.spec
-    m = _resolve_model(model, func)
+    if header.portable:
+        if not _has_portable_path(model):
+            name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+            raise ModelNotAvailableError(
+                f"The archive was coded with a portable (integer) model, {header.spec!r}, but the "
+                f"model given, {name!r}, has no portable path here.")
+        m = model if _is_portable(model) else _portable_api().portable_model(model, device=device)
+    else:
+        if _is_portable(model):
+            raise ArchiveError(f"The archive was made on the float path of {header.spec!r}; pass the "
+                               "float model, not its portable version.")
+        m = _resolve_model(model, func, device=device)
     fp = m.fingerprint()
     if fp != header.fingerprint:
         raise ArchiveError(
@@ -383,62 +614,127 @@ def _model_for(header: container.ArchiveHeader, model: Any, func: str):
     return m
 
 
-def decompress_detailed(archive: bytes, model: Any = None, *, progress: bool = False
-                        ) -> DecompressionResult:
+def machine_check(archive: Any, model: Any = None) -> list[str]:
+    """What differs between the machine that made a machine-tied archive and this one.
+
+    Returns an empty list for portable archives, archives that need no model and version-1
+    archives (which recorded no signature). For the float path the list names each difference
+    (``"cpu AVX512 (archive) vs AVX2 (here)"``); decoding may then fail (with ArchiveError, never
+    with wrong bytes).
+    """
+    header = container.read_header(_archive_bytes(archive, "machine_check"))
+    if not header.machine or header.portable or not header.needs_model:
+        return []
+    return machine.differences(header.machine, machine.signature(model))
+
+
+def _decode_symbols(m, header, blobs, known: dict[int, np.ndarray], bar, func: str
+                    ) -> dict[int, np.ndarray]:
+    """Symbols of every model-coded block (token by token, batched over blocks)."""
+    from ..models.tokenizer import ESCAPE_PROB_BITS
+    K = m.vocab_size
+    todo = [i for i, b in enumerate(header.blocks) if b.method in container.MODEL_METHODS]
+    decoders = {i: BlockDecoder(blobs[i]) for i in todo}
+    out: dict[int, list[int]] = {i: [] for i in todo}
+    feeds: dict[int, np.ndarray] = {i: _feed_ids(s) for i, s in known.items()}
+
+    def decode(i: int, p_row: np.ndarray) -> int:
+        esc = header.blocks[i].method == "model+escape"
+        sym = decoders[i].decode(with_escape(p_row, ESCAPE_PROB_BITS) if esc else p_row)
+        if esc and sym == K:
+            sym = -1 - decoders[i].decode(UNIFORM_BYTE)
+        out[i].append(sym)
+        return int(_feed_ids(np.int64(sym)))
+
+    win = header.window or None
+    if header.portable:                       # integer numbers do not depend on the batch: code only what is needed
+        for group in _groups(todo, max(header.batch_size, 1)):
+            lengths = [header.blocks[i].tokens for i in group]
+            driver = ContextDriver(m, len(group), win, header.keep, portable=True)
+            for t in range(max(lengths)):
+                F = np.asarray(driver.freqs)                                      # (B, K)
+                nxt = np.full(len(group), PAD_TOKEN, dtype=np.int64)
+                for r, i in enumerate(group):
+                    if t < lengths[r]:
+                        nxt[r] = decode(i, F[r:r + 1].astype(np.float64))
+                if t + 1 < max(lengths):
+                    driver.advance(nxt)
+                if bar is not None:
+                    bar.update(sum(t < n for n in lengths))
+    else:                                     # the float path: the encoder's batches, known rows fed again
+        for group in _groups(list(range(len(header.blocks))), max(header.batch_size, 1)):
+            lengths = [header.blocks[i].tokens if i in decoders else len(known[i]) for i in group]
+            if max(lengths) == 0:
+                raise ArchiveError("The archive is corrupted: a batch of its blocks holds no tokens.")
+
+            def step(r: int, t: int, p_row: np.ndarray, group=group) -> int:
+                i = group[r]
+                return decode(i, p_row) if i in decoders else int(feeds[i][t])
+            _run_group(m, lengths, win, header.keep, step, bar, func)
+    return {i: np.asarray(v, dtype=np.int64) for i, v in out.items()}
+
+
+def decompress_detailed(archive: bytes, model: Any = None, *, device: str = "auto",
+                        progress: bool = False) -> DecompressionResult:
     """Inverse of :func:`compress`, with the accounting of the run (see :func:`decompress`)."""
+    from ..models.tokenizer import decode_escaped
     func = "decompress"
     buf = _archive_bytes(archive, func)
     header = container.read_header(buf)
     blobs = container.payloads(buf, header)
-    n_tok = sum(b.tokens for b in header.blocks)
-    if header.blocks:
-        m = _model_for(header, model, func)
+    m, name = None, header.spec
+    mismatch: list[str] = []
+    if header.needs_model:
+        m = _model_for(header, model, device, func)
         name = m.name
-    else:
-        m, name = None, header.spec
+        if header.machine and not header.portable:
+            mismatch = machine.differences(header.machine, machine.signature(m))
+            if mismatch:
+                warnings.warn(f"This archive was made with {header.spec!r}, which has no deterministic "
+                              f"path, on another kind of machine ({'; '.join(mismatch)}); it may not "
+                              "decode here (a failure is reported, never wrong bytes).",
+                              RuntimeWarning, stacklevel=2)
     t0 = time.perf_counter()            # throughput: loading and fingerprinting the model excluded
-    decoders = [BlockDecoder(p) for p in blobs]
-    tokens: list[list[int]] = [[] for _ in header.blocks]
-
-    def decode_step(i: int, t: int, p_row: np.ndarray, lp_row: np.ndarray) -> int:
-        tok = decoders[i].decode(p_row)
-        tokens[i].append(tok)
-        return tok
-
-    bar = _progress(n_tok, "decompress", progress)
-    for group in _groups(len(header.blocks), max(header.batch_size, 1)):
-        lengths = [header.blocks[i].tokens for i in group]
-        if max(lengths) == 0:
-            raise ArchiveError("The archive is corrupted: a batch of its blocks holds no tokens.")
-        offset = group.start
-        _run_group(m, lengths, header.window or None, header.keep,
-                   lambda i, t, p, lp: decode_step(offset + i, t, p, lp), bar, func)
-    if bar is not None:
-        bar.close()
-    parts = []
-    for i, ids in enumerate(tokens):
+    parts: dict[int, bytes] = {}
+    for i, b in enumerate(header.blocks):
+        if b.method not in container.MODEL_METHODS:
+            parts[i] = block_methods.unpack(b.method, blobs[i], b.original_bytes, i)
+    known = {}
+    if m is not None and not header.portable:     # the float path feeds every block of a batch
+        known = {i: _symbols(m, parts[i], i) for i in parts}
+    n_tok = sum(b.tokens for b in header.blocks)
+    why = (f" It was made on another kind of machine ({'; '.join(mismatch)}), which explains it: "
+           "decode it where it was made." if mismatch else
+           " The archive is corrupted or the model computes different numbers here than where it "
+           "was made.")
+    if m is not None:
+        bar = _progress(n_tok, "decompress", progress)
         try:
-            part = m.tokenizer.decode(ids)
-        except Exception as exc:          # a tokenizer fed impossible ids: the payload is damaged
-            raise ArchiveError(f"Block {i} of the archive decodes to invalid tokens ({exc}).") from None
-        if len(part) != header.blocks[i].original_bytes:
-            raise ArchiveError(f"Block {i} of the archive decodes to {len(part)} bytes instead of "
-                               f"{header.blocks[i].original_bytes}; the archive is corrupted or the "
-                               "model computes different numbers here than where it was made.")
-        parts.append(part)
-    data = b"".join(parts)
+            decoded = _decode_symbols(m, header, blobs, known, bar, func)
+        except ArchiveError as exc:
+            raise ArchiveError(str(exc).rstrip(".") + "." + why) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        for i, syms in decoded.items():
+            try:
+                part = decode_escaped(m.tokenizer, syms)
+            except Exception as exc:        # a tokenizer fed impossible ids: the payload is damaged
+                raise ArchiveError(f"Block {i} of the archive decodes to invalid tokens ({exc}).{why}") from None
+            if len(part) != header.blocks[i].original_bytes:
+                raise ArchiveError(f"Block {i} of the archive decodes to {len(part)} bytes instead of "
+                                   f"{header.blocks[i].original_bytes}.{why}")
+            parts[i] = part
+    data = b"".join(parts[i] for i in range(len(header.blocks)))
     if hashlib.sha256(data).hexdigest() != header.sha256:
-        raise ArchiveError("The decompressed bytes do not match the archive's sha256; the archive is "
-                           "corrupted or the model computes different numbers here than where the "
-                           "archive was made.")
+        raise ArchiveError(f"The decompressed bytes do not match the archive's sha256.{why}")
     seconds = time.perf_counter() - t0
-    return DecompressionResult(data=data, model=name, original_bytes=len(data), tokens=n_tok,
-                               blocks=len(header.blocks), batch_size=header.batch_size,
-                               seconds=seconds,
-                               tokens_per_second=n_tok / seconds if seconds > 0 else 0.0)
+    return DecompressionResult(data=data, model=name, portable=header.portable, original_bytes=len(data),
+                               tokens=n_tok, blocks=len(header.blocks), batch_size=header.batch_size,
+                               seconds=seconds, tokens_per_second=n_tok / seconds if seconds > 0 else 0.0)
 
 
-def decompress(archive: bytes, model: Any = None, *, progress: bool = False) -> bytes:
+def decompress(archive: bytes, model: Any = None, *, device: str = "auto", progress: bool = False) -> bytes:
     """Inverse of :func:`compress`: the original bytes, checked against the archive's sha256.
 
     Parameters
@@ -446,7 +742,10 @@ def decompress(archive: bytes, model: Any = None, *, progress: bool = False) -> 
     archive : bytes or CompressionResult
     model : str or TokenModel, optional
         Needed only when the archive was made with a model that is not built in (a local
-        directory); otherwise the archive's spec is loaded. Its fingerprint must match the archive.
+        directory) or with ``builtin:ngram:N``; otherwise the archive's spec is loaded. Its
+        fingerprint must match the archive.
+    device : str
+        Device for the model loaded from the archive's spec.
     progress : bool
         Show a tqdm progress bar on stderr.
 
@@ -459,13 +758,17 @@ def decompress(archive: bytes, model: Any = None, *, progress: bool = False) -> 
     ArchiveError
         Not an archive, unknown version, truncated, extended or corrupted, made with another
         model, or the decoded bytes fail the sha256 check.
+
+    Warns
+    -----
+    RuntimeWarning
+        Before decoding a machine-tied archive made on another kind of machine.
     """
-    return decompress_detailed(archive, model, progress=progress).data
+    return decompress_detailed(archive, model, device=device, progress=progress).data
 
 
 def _write_atomic(path: pathlib.Path, data: bytes, func: str) -> None:
     """Write to a temporary file beside `path` and rename it into place; delete it on failure."""
-    path = _check_dst(path, func)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
@@ -481,11 +784,27 @@ def _write_atomic(path: pathlib.Path, data: bytes, func: str) -> None:
         raise
 
 
-def _check_dst(path: Any, func: str) -> pathlib.Path:
-    path = pathlib.Path(path)
+def check_destination(dst: Any, src: Any, *, force: bool, func: str) -> pathlib.Path:
+    """Check, before any work, that `dst` may be written: as xz and zstd do.
+
+    It must be a file in an existing directory; an existing file is replaced only with `force`;
+    the input itself is never replaced, even with `force`.
+    """
+    path = pathlib.Path(dst)
     if not path.parent.is_dir() or path.is_dir():
         raise InputError(f"The `dst` parameter of {func} must name a file in an existing directory. "
                          f"Got {str(path)!r}.")
+    if path.exists() or path.is_symlink():
+        try:
+            same = pathlib.Path(src).exists() and os.path.samefile(src, path)
+        except OSError:
+            same = False
+        if same:
+            raise InputError(f"The `dst` parameter of {func} names the input file itself, "
+                             f"{str(path)!r}; write the output to another file.")
+        if not force:
+            raise InputError(f"The `dst` parameter of {func} names an existing file, {str(path)!r}; "
+                             "pass `force` to replace it.")
     return path
 
 
@@ -506,24 +825,31 @@ def _read(path: Any, param: str, func: str) -> bytes:
                          f"{str(p)!r} ({exc.strerror}).") from None
 
 
-def compress_file(src: Any, dst: Any, model: Any = "builtin:gpt", **options: Any) -> CompressionResult:
-    """Compress the file `src` into the archive `dst` (written atomically); options as :func:`compress`."""
+def compress_file(src: Any, dst: Any, model: Any = "builtin:gpt", *, force: bool = False,
+                  **options: Any) -> CompressionResult:
+    """Compress the file `src` into the archive `dst` (written atomically); options as :func:`compress`.
+
+    An existing `dst` is replaced only with ``force=True``; `dst` may never be `src` itself.
+    """
     data = _read(src, "src", "compress_file")
-    _check_dst(dst, "compress_file")                  # before minutes of model calls, not after
+    path = check_destination(dst, src, force=force, func="compress_file")   # before minutes of model calls
     result = compress(data, model, **options)
-    _write_atomic(pathlib.Path(dst), result.archive, "compress_file")
+    check_destination(dst, src, force=force, func="compress_file")          # created meanwhile?
+    _write_atomic(path, result.archive, "compress_file")
     return result
 
 
-def decompress_file(src: Any, dst: Any, model: Any = None, *, progress: bool = False
-                    ) -> DecompressionResult:
+def decompress_file(src: Any, dst: Any, model: Any = None, *, force: bool = False, device: str = "auto",
+                    progress: bool = False) -> DecompressionResult:
     """Decompress the archive `src` into `dst`.
 
     The output is written to a temporary file and renamed only after the sha256 of the original
-    bytes has been verified, so a damaged archive or a wrong model leaves no output file.
+    bytes has been verified, so a damaged archive or a wrong model leaves no output file. An
+    existing `dst` is replaced only with ``force=True``; `dst` may never be `src` itself.
     """
     buf = _read(src, "src", "decompress_file")
-    _check_dst(dst, "decompress_file")
-    result = decompress_detailed(buf, model, progress=progress)
-    _write_atomic(pathlib.Path(dst), result.data, "decompress_file")
+    path = check_destination(dst, src, force=force, func="decompress_file")
+    result = decompress_detailed(buf, model, device=device, progress=progress)
+    check_destination(dst, src, force=force, func="decompress_file")
+    _write_atomic(path, result.data, "decompress_file")
     return result

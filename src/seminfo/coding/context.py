@@ -1,12 +1,17 @@
-"""The model side of the coder: one sequence of model calls shared by encoder and decoder.
+"""The model side of the coder: one sequence of contexts shared by encoder and decoder.
 
 Scope
 -----
-:class:`ContextDriver` owns a batch of incremental contexts (``TokenModel.begin`` / ``feed``) and is
-the *only* way the encoder and the decoder obtain probabilities. Both sides run the same code with
-the same batch size, so the model sees the same calls with the same shapes in the same order and
-returns bit-identical numbers (the contract of :mod:`seminfo.models.base`). The encoder never uses
-the parallel ``next_log_probs`` path: its numbers may differ in the last bits from ``feed``.
+:class:`ContextDriver` owns a batch of incremental contexts (``TokenModel.begin`` / ``feed``, or
+``feed_freqs`` for a portable model) and is how the decoder, and the encoder of the float path,
+obtain distributions. On the float path both sides run the same code with the same batch size, so
+the model sees the same calls with the same shapes in the same order and returns bit-identical
+numbers (the contract of :mod:`seminfo.models.base`). The encoder of the float path never uses the
+parallel ``next_log_probs`` path: its numbers may differ in the last bits from ``feed``.
+
+A portable model (:mod:`seminfo.models.portable`) computes integer frequencies that do not depend
+on how the calls are cut; the encoder then feeds whole chunks at once (:func:`segments` gives the
+contexts the decoder will see) while the decoder goes token by token.
 
 Contexts longer than the window
 -------------------------------
@@ -15,6 +20,7 @@ When the next token would not fit, the driver restarts every row: it opens fresh
 the last ``keep`` tokens in one call, then goes on token by token. The cost in bits is that the
 tokens after a restart are predicted from ``keep`` tokens of history instead of ``window``; the
 compute cost is one ``keep``-token forward pass per ``window - len(prefix) - keep`` tokens coded.
+The schedule depends only on the step, never on the row, so every row of a batch restarts together.
 
 Leaves out: KV-cache eviction schemes (StreamingLLM-style sinks); a restart is exact and simple.
 """
@@ -22,8 +28,39 @@ Leaves out: KV-cache eviction schemes (StreamingLLM-style sinks); a restart is e
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Tokens ``first..last`` (inclusive) predicted from one opened context.
+
+    The context is opened, ``tokens[history:first]`` are fed in one call (none for the first
+    segment), and token t in ``first..last`` is predicted after ``tokens[history:t]``.
+    """
+
+    history: int
+    first: int
+    last: int
+
+
+def segments(n: int, n_prefix: int, window: int | None, keep: int) -> list[Segment]:
+    """The contexts :class:`ContextDriver` uses for a row of `n` tokens (restarts included).
+
+    Segment 0 predicts tokens ``0..window - n_prefix``; each restart feeds the last `keep` tokens
+    and predicts ``window - n_prefix - keep + 1`` more. ``window`` None: one segment.
+    """
+    if n <= 0:
+        return []
+    if window is None:
+        return [Segment(0, 0, n - 1)]
+    out = [Segment(0, 0, min(n - 1, window - n_prefix))]
+    while out[-1].last + 1 < n:
+        first = out[-1].last + 1
+        out.append(Segment(first - keep, first, min(n - 1, first + window - n_prefix - keep)))
+    return out
 
 
 class ContextDriver:
@@ -38,21 +75,35 @@ class ContextDriver:
         Longest context (prefix included) the model is given; None for unbounded.
     keep : int
         Tokens of history fed again after a restart (1 <= keep < window - len(prefix)).
+    portable : bool
+        Use the model's integer path (``feed_freqs``, ``state.freqs``) instead of ``feed``.
     """
 
-    def __init__(self, model, batch: int, window: int | None, keep: int) -> None:
+    def __init__(self, model, batch: int, window: int | None, keep: int, portable: bool = False) -> None:
         self.model = model
         self.batch = batch
         self.window = window
         self.keep = keep
+        self.portable = portable
         self.restarts = 0
         self._steps: deque = deque(maxlen=keep)       # the last `keep` (B,) arrays fed
         self.state = model.begin(batch)
 
     @property
     def log_probs(self) -> np.ndarray:
-        """Next-token log-probabilities (nats) of every row, shape (B, K)."""
+        """Next-token log-probabilities (nats) of every row, shape (B, K) (float path)."""
         return self.state.log_probs
+
+    @property
+    def freqs(self) -> np.ndarray:
+        """Next-token integer frequencies of every row, shape (B, K) (portable path)."""
+        return self.state.freqs
+
+    def _feed(self, ids: np.ndarray) -> None:
+        if self.portable:
+            self.state, _ = self.model.feed_freqs(self.state, ids)
+        else:
+            self.state, _ = self.model.feed(self.state, ids)
 
     def advance(self, tokens: np.ndarray) -> None:
         """Append one token to every row (``tokens`` shape (B,)), restarting if the window is full."""
@@ -60,9 +111,9 @@ class ContextDriver:
         if self.window is not None:
             self._steps.append(tokens)
         if self.window is None or self.state.length + 1 <= self.window:
-            self.state, _ = self.model.feed(self.state, tokens[:, None])        # (B, 1)
+            self._feed(tokens[:, None])                                           # (B, 1)
             return
         history = np.stack(list(self._steps), axis=1)                            # (B, keep)
         self.state = self.model.begin(self.batch)
-        self.state, _ = self.model.feed(self.state, history)
+        self._feed(history)
         self.restarts += 1

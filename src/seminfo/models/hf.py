@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import InputError, ModelMismatchError, ModelNotAvailableError
 from .base import ModelState, TokenModel
-from .._validate import check_device
+from .._validate import as_token_ids, check_device
 from .tokenizer import load_tokenizer
 
 __all__ = ["HFModel", "resolve_device"]
@@ -142,18 +142,7 @@ class HFModel(HFWrapped, TokenModel):
 
     # ------------------------------------------------------------------ helpers
     def _check(self, ids: Any, func: str, *, n_prefix: int) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.ndim != 2:
-            raise InputError(f"The `ids` parameter of {func} must be a 2-D array (batch, tokens). "
-                             f"Got shape {arr.shape}.")
-        if arr.size and arr.dtype.kind not in "iu":
-            raise InputError(f"The `ids` parameter of {func} must hold integer token ids. Got dtype "
-                             f"{arr.dtype}.")
-        arr = arr.astype(np.int64)
-        if arr.size and (arr.min() < 0 or arr.max() >= self.vocab_size):
-            bad = arr.min() if arr.min() < 0 else arr.max()
-            raise InputError(f"The `ids` parameter of {func} must hold ids in 0..{self.vocab_size - 1}. "
-                             f"Got {bad}.")
+        arr = as_token_ids(ids, self.vocab_size, func)
         total = arr.shape[1] + n_prefix
         if self.max_context is not None and total > self.max_context:
             raise InputError(f"The `ids` parameter of {func} holds {total} tokens (prefix included), more "

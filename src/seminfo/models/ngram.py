@@ -122,6 +122,34 @@ class _Level:
         self.gamma = np.where(seen, mass / safe, 1.0)               # (n_ctx,) back-off weight
 
 
+def interpolate(p1: np.ndarray, levels: Sequence[Any], cids: list[np.ndarray] | None, order: int,
+                n_rows: int) -> np.ndarray:
+    """(M, K) float64 interpolated Kneser-Ney probabilities from the unigram row `p1` and, for each order
+    k >= 2, ``levels[k]`` (arrays ``gamma``, ``indptr``, ``w``, ``val``) at the context ids ``cids[k - 1]``
+    (-1: unseen). Only elementwise products and sums of one term into each (row, token) cell: the
+    result does not depend on the order of any reduction (the portable n-gram relies on it)."""
+    p = np.empty((n_rows, p1.size))
+    p[:] = p1
+    if order == 1 or n_rows == 0:
+        return p
+    for k in range(2, order + 1):
+        lvl, cid = levels[k], cids[k - 1]
+        rows = np.flatnonzero(cid >= 0)
+        if rows.size == 0:
+            break                                   # longer contexts are unseen as well
+        c = cid[rows]
+        p[rows] *= lvl.gamma[c][:, None]
+        starts = lvl.indptr[c]
+        lens = lvl.indptr[c + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            continue
+        ends = np.cumsum(lens)
+        ent = np.arange(total) - np.repeat(ends - lens, lens) + np.repeat(starts, lens)
+        p[np.repeat(rows, lens), lvl.w[ent]] += lvl.val[ent]   # (row, w) pairs are unique
+    return p
+
+
 class KneserNeyModel(TokenModel):
     """Interpolated modified Kneser-Ney model p(w | last N-1 tokens) (module docstring for the formula).
 
@@ -229,28 +257,8 @@ class KneserNeyModel(TokenModel):
 
     def _probs(self, ctx: np.ndarray) -> np.ndarray:
         """(M, K) float64 next-token probabilities for (M, N-1) contexts (see _context_ids)."""
-        M = ctx.shape[0]
-        p = np.empty((M, self.vocab_size))
-        p[:] = self._p1
-        if self.order == 1 or M == 0:
-            return p
-        cids = self._context_ids(ctx)
-        for k in range(2, self.order + 1):
-            lvl, cid = self._levels[k], cids[k - 1]
-            rows = np.flatnonzero(cid >= 0)
-            if rows.size == 0:
-                break                                   # longer contexts are unseen as well
-            c = cid[rows]
-            p[rows] *= lvl.gamma[c][:, None]
-            starts = lvl.indptr[c]
-            lens = lvl.indptr[c + 1] - starts
-            total = int(lens.sum())
-            if total == 0:
-                continue
-            ends = np.cumsum(lens)
-            ent = np.arange(total) - np.repeat(ends - lens, lens) + np.repeat(starts, lens)
-            p[np.repeat(rows, lens), lvl.w[ent]] += lvl.val[ent]   # (row, w) pairs are unique
-        return p
+        cids = self._context_ids(ctx) if self.order > 1 and ctx.shape[0] else None
+        return interpolate(self._p1, self._levels, cids, self.order, ctx.shape[0])
 
     def _log_probs(self, ctx: np.ndarray) -> np.ndarray:
         out = np.empty((ctx.shape[0], self.vocab_size))

@@ -58,6 +58,7 @@ from ..results import Result
 from ..units import LN2
 from ..results import FieldUnits
 from .base import TokenModel
+from .tokenizer import ESCAPE_BITS, ESCAPE_FEED_ID, encode_escaped
 
 __all__ = ["ScoreResult", "DocumentScore", "score_bytes", "score_text", "read_documents",
            "plan_windows"]
@@ -506,7 +507,11 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
         raise InputError(f"The text given to {func} is empty: there is nothing to score.")
     model = as_model(model, "score", func=func)
     window, stride = _checked_window(model, window, stride, func)
-    encoded = [np.asarray(model.tokenizer.encode(data), dtype=np.int64) for _, data in docs]
+    # bytes the tokenizer cannot represent are escaped (theory §12; coding uses the same escape):
+    # the model is fed ESCAPE_FEED_ID in their place and each costs ESCAPE_BITS
+    symbols = [np.asarray(encode_escaped(model.tokenizer, data), dtype=np.int64) for _, data in docs]
+    escaped = [s < 0 for s in symbols]
+    encoded = [np.where(e, ESCAPE_FEED_ID, s) for s, e in zip(symbols, escaped)]
     plans = [plan_windows(x.size, window, stride, len(model.prefix)) for x in encoded]
     records: dict[tuple[int, int], dict] = {}
     fh = run = None
@@ -533,6 +538,8 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
         for j, sur, ent in _score_windows(model, jobs, batch_size, entropy=per_token):
             i, k = todo[j]
             sur = sur / LN2
+            start, end, n_ctx, _ = plans[i][k]
+            sur[escaped[i][start + n_ctx:end]] = ESCAPE_BITS
             rec = {"index": i, "window": k, "n_tokens": int(sur.size), "total_bits": float(sur.sum())}
             if per_token:
                 rec["surprisal_bits"] = sur.tolist()
@@ -617,7 +624,9 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
         model's context, an invalid stride or batch size, a `resume` path that is a folder or in a
         missing folder, a checkpoint of another run.
     ModelMismatchError
-        The model's tokenizer cannot represent the bytes exactly.
+        The model's tokenizer does not give the bytes back even piece by piece. Bytes its vocabulary
+        lacks (SmolLM2 has no token for 21 single bytes) are escaped, not refused: each is charged
+        ``ESCAPE_BITS`` (18 bits), what the coder pays for it (docs/compression.md, "The escape").
     """
     if isinstance(data, os.PathLike):
         raise InputError("The `data` parameter of score_bytes must be bytes or str; to score a file or "

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validate import as_int
+from .._validate import as_int, as_token_ids
 from ..errors import AlphabetError, InputError, ShapeError
 from .base import ModelState, TokenModel, Tokenizer
 
@@ -40,20 +40,7 @@ def check_ids(ids: Any, vocab_size: int, func: str, param: str = "ids") -> np.nd
     Raises ShapeError unless `ids` has two axes, InputError for non-integer entries and
     AlphabetError for ids outside the vocabulary.
     """
-    arr = np.asarray(ids)
-    if arr.ndim != 2:
-        raise ShapeError(f"The `{param}` parameter of {func} must be a 2-D (batch, time) array of "
-                         f"token ids. Got shape {arr.shape}; use ids[None] for one sequence.")
-    if arr.size and arr.dtype.kind not in "iu":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise InputError(f"The `{param}` parameter of {func} must hold integer token ids. "
-                             f"Got dtype {arr.dtype}.")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
-        bad = arr.min() if arr.min() < 0 else arr.max()
-        raise AlphabetError(f"The `{param}` parameter of {func} must hold token ids in "
-                            f"0..{vocab_size - 1}. Got {bad}.")
-    return arr
+    return as_token_ids(ids, vocab_size, func, param=param, range_error=AlphabetError, integral_floats=True)
 
 
 class SymbolTokenizer(Tokenizer):

@@ -35,7 +35,8 @@ from typing import Any, Sequence
 from ..errors import InputError, ModelMismatchError
 from .base import Tokenizer
 
-__all__ = ["HFTokenizer", "bytes_to_unicode", "load_tokenizer"]
+__all__ = ["HFTokenizer", "bytes_to_unicode", "load_tokenizer", "encode_escaped", "decode_escaped",
+           "ESCAPE_BITS", "ESCAPE_PROB_BITS", "ESCAPE_FEED_ID"]
 
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 _INVALID = re.compile("([\udc80-\udcff])")
@@ -237,3 +238,103 @@ def load_tokenizer(source: Any) -> Tokenizer:
     if hasattr(source, "backend_tokenizer"):
         return HFTokenizer.from_hf(source)
     return HFTokenizer(source)
+
+
+# ------------------------------------------------------------------ the escape (any bytes, any model)
+#: Probability given to the escape symbol in a block that needs it: 2**-ESCAPE_PROB_BITS.
+ESCAPE_PROB_BITS = 10
+#: Bits charged for one escaped byte: the escape symbol (ESCAPE_PROB_BITS) plus the byte, uniform (8).
+ESCAPE_BITS = float(ESCAPE_PROB_BITS + 8)
+#: Token id fed to the model in place of an escaped byte, so that the context advances by one.
+ESCAPE_FEED_ID = 0
+
+_UNITS = re.compile(r"[\udc80-\udcff]|[^\udc80-\udcff]", re.S)
+
+
+def encode_escaped(tokenizer: Tokenizer, data: bytes) -> list[int]:
+    """Tokens of `data` where the tokenizer can represent it, escaped bytes elsewhere.
+
+    Every byte sequence gets a symbol sequence, whatever the tokenizer's vocabulary: the tokenizer's
+    own encoding when it gives the bytes back exactly (the usual case: no escape), else the data is
+    cut into units (a UTF-8 character, or one byte that is not valid UTF-8), a unit the tokenizer
+    cannot give back by itself is *escaped* byte by byte, and each maximal run of representable units
+    is encoded as one piece. An escaped byte ``b`` is returned as the negative symbol ``-1 - b``.
+    The coder (:mod:`seminfo.coding`) codes it as an escape symbol of probability
+    ``2**-ESCAPE_PROB_BITS`` followed by the byte, uniform (8 bits); scoring charges it
+    :data:`ESCAPE_BITS`. Both feed :data:`ESCAPE_FEED_ID` to the model in its place.
+
+    Parameters
+    ----------
+    tokenizer : Tokenizer
+    data : bytes
+
+    Returns
+    -------
+    list of int
+        Token ids (>= 0) and escaped bytes (< 0); :func:`decode_escaped` gives `data` back.
+    """
+    data = bytes(data)
+    try:
+        ids = [int(i) for i in tokenizer.encode(data)]
+        if tokenizer.decode(ids) == data:
+            return ids
+    except ModelMismatchError:
+        pass
+    ok: dict[str, bool] = {}
+
+    def representable(unit: str) -> bool:
+        if unit not in ok:
+            raw = unit.encode("utf-8", "surrogateescape")
+            try:
+                ok[unit] = tokenizer.decode(tokenizer.encode(raw)) == raw
+            except ModelMismatchError:
+                ok[unit] = False
+        return ok[unit]
+
+    out: list[int] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if not run:
+            return
+        raw = "".join(run).encode("utf-8", "surrogateescape")
+        try:
+            ids = [int(i) for i in tokenizer.encode(raw)]
+            good = tokenizer.decode(ids) == raw
+        except ModelMismatchError:
+            good = False
+        if not good:                                    # context-dependent rules: unit by unit
+            ids = [int(i) for u in run for i in tokenizer.encode(u.encode("utf-8", "surrogateescape"))]
+        out.extend(ids)
+        run.clear()
+
+    for unit in _UNITS.findall(data.decode("utf-8", errors="surrogateescape")):
+        if representable(unit):
+            run.append(unit)
+        else:
+            flush()
+            out.extend(-1 - b for b in unit.encode("utf-8", "surrogateescape"))
+    flush()
+    if decode_escaped(tokenizer, out) != data:
+        raise ModelMismatchError("The tokenizer does not give back the input byte for byte even with "
+                                 "escaped bytes (its decoding of a sequence is not the concatenation "
+                                 "of its pieces); it cannot be used here.")
+    return out
+
+
+def decode_escaped(tokenizer: Tokenizer, symbols: Sequence[int]) -> bytes:
+    """Inverse of :func:`encode_escaped`: token ids decoded, escaped bytes (< 0) as themselves."""
+    parts: list[bytes] = []
+    run: list[int] = []
+    for s in symbols:
+        s = int(s)
+        if s >= 0:
+            run.append(s)
+            continue
+        if run:
+            parts.append(tokenizer.decode(run))
+            run = []
+        parts.append(bytes([-1 - s]))
+    if run:
+        parts.append(tokenizer.decode(run))
+    return b"".join(parts)
