@@ -283,10 +283,15 @@ def print_csv(rows: Iterable[dict], file=None) -> None:
 # model loading
 
 def add_load_options(p: argparse.ArgumentParser) -> None:
-    """The options every command that loads a model takes: --device, --trust-remote-code,
+    """The options every command that loads a model takes: --device, --dtype, --trust-remote-code,
     --allow-unsafe-weights."""
+    from ..models.hf import DTYPES
     p.add_argument("--device", default="auto",
                    help="auto (a GPU when present, else cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
+                   help="precision of a neural model's weights: auto (the checkpoint's on a GPU, float32 "
+                        "on a CPU), float32, bfloat16 or float16; log-softmax stays float32 and sums "
+                        "float64; n-grams and portable models ignore it")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow code shipped with a hub model to run (off by default)")
     p.add_argument("--allow-unsafe-weights", action="store_true",
@@ -294,9 +299,14 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
 
 
 def load_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of seminfo.load_model from the options of :func:`add_load_options`."""
-    return {"device": args.device, "trust_remote_code": bool(args.trust_remote_code),
+    """The keyword arguments of seminfo.load_model from the options of :func:`add_load_options`
+    (``dtype`` only when it is not the default 'auto')."""
+    opts = {"device": args.device, "trust_remote_code": bool(args.trust_remote_code),
             "allow_unsafe_weights": bool(args.allow_unsafe_weights)}
+    dtype = getattr(args, "dtype", "auto")
+    if dtype != "auto":
+        opts["dtype"] = dtype
+    return opts
 
 
 def open_model(spec: str, args: argparse.Namespace, *needs: str, command: str):
@@ -304,3 +314,10 @@ def open_model(spec: str, args: argparse.Namespace, *needs: str, command: str):
     from ..models.capability import as_model
     check_device(args.device, command)
     return as_model(spec, *needs, func=command, **load_options(args))
+
+
+def add_progress_options(p: argparse.ArgumentParser) -> None:
+    """``--quiet`` (alias ``--no-progress``): no progress bar (tokens/s and ETA) on stderr."""
+    p.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress bar on stderr (the bar shows tokens/s and an ETA; alias "
+                        "--no-progress)")

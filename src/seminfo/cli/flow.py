@@ -10,16 +10,15 @@ import argparse
 import json
 import pathlib
 
-from ._common import (add_load_options, add_output_options, check_device, check_input_file, check_int,
-                      check_output, check_seed, examples, load_options, print_csv, print_table,
-                      to_json, where)
+from ._common import (add_load_options, add_output_options, check_input_file, check_int, check_output,
+                      check_seed, examples, open_model, print_csv, print_table, to_json, where)
 
 _CMD = "seminfo flow"
 FLAGS = {"prompt": "--prompt", "question": "--prompt", "response": "--response",
          "n_tokens": "--generate", "prompts": "--prompt-set", "weights": "--prompt-set",
          "answers": "--answer", "n_paths": "--paths", "path_tokens": "--path-tokens",
          "n_samples": "--samples", "elbo_samples": "--elbo-samples", "seed": "--seed",
-         "device": "--device", "spec": "--model", "model": "--model", "folder": "--plot"}
+         "device": "--device", "dtype": "--dtype", "spec": "--model", "model": "--model", "folder": "--plot"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -134,9 +133,7 @@ def run(args: argparse.Namespace) -> int:
     check_int(args.elbo_samples, "--elbo-samples", _CMD, minimum=2, maximum=MAX_SAMPLES)
     plot = None if args.plot is None else check_output(args.plot, "--plot", _CMD, folder=True)
     prompts, weights = read_prompt_set(args.prompt_set) if args.prompt_set else (None, None)
-    check_device(args.device, _CMD)
-    from ..models.capability import as_model
-    model = as_model(args.model, "sample", func=_CMD, **load_options(args))
+    model = open_model(args.model, args, "sample", command=_CMD)
 
     result = analyze_flow(model, args.prompt, args.response, n_tokens=args.generate, prompts=prompts,
                           weights=weights, answers=args.answers, n_paths=args.paths,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from ._common import (add_load_options, add_output_options, check_input_file, check_int, check_output,
-                      examples, open_model, print_csv, print_table, to_json, where)
+from ._common import (add_load_options, add_output_options, add_progress_options, check_input_file,
+                      check_int, check_output, examples, open_model, print_csv, print_table, to_json,
+                      where)
 
 _CMD = "seminfo score"
 
 #: Library parameter -> the flag that feeds it (for error messages).
 FLAGS = {"source": "--text", "window": "--window", "stride": "--stride", "batch_size": "--batch-size",
          "resume": "--resume", "path": "--per-token", "device": "--device", "spec": "--model",
-         "model": "--model"}
+         "model": "--model", "dtype": "--dtype"}
 
 
 def register(subparsers) -> None:
@@ -22,7 +23,10 @@ def register(subparsers) -> None:
         description="Score a text file, a directory of .txt/.md/.rst files or a .jsonl corpus (field "
                     "\"text\") with a token model. Figures aggregate by totals as "
                     "lm-evaluation-harness does: bits/token = total bits / tokens, bits/byte = total "
-                    "bits / UTF-8 bytes, perplexity = 2^(bits/token).",
+                    "bits / UTF-8 bytes, perplexity = 2^(bits/token). A progress bar with "
+                    "tokens/s and an ETA goes to stderr unless --quiet. --dtype bfloat16 or float16 "
+                    "runs the weights in half precision (log-softmax in float32, sums in float64): "
+                    "the bits are then those of that model, a little different from float32's.",
         epilog=examples("seminfo score --model builtin:ngram --text notes.txt --json",
                         "seminfo score --model builtin:ngram --text corpus/ --per-token tokens.csv "
                         "--resume run.jsonl"),
@@ -44,7 +48,7 @@ def register(subparsers) -> None:
                    help="JSONL checkpoint: every scored window is appended to PATH, and a rerun with "
                         "the same model, options and text skips the windows already there")
     add_load_options(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_options(p)
     add_output_options(p)
     p.set_defaults(func=run, flags=FLAGS)
 
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         check_output(args.resume, "--resume", _CMD)
     model = open_model(args.model, args, "score", command=_CMD)
     result = score_text(model, args.text, window=args.window, stride=args.stride,
-                        batch_size=args.batch_size, progress=not args.no_progress,
+                        batch_size=args.batch_size, progress=not args.quiet,
                         per_token=args.per_token is not None, resume=args.resume)
     if args.per_token is not None:
         result.write_csv(args.per_token, level="token", tokenizer=model.tokenizer)

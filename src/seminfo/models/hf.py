@@ -4,6 +4,11 @@
 
 * :meth:`HFModel.next_log_probs` runs one teacher-forced forward pass and returns float32
   ``log_softmax`` of the logits (natural logs) as numpy;
+* the weights run in the precision chosen at load time (``dtype``: ``"auto"``, ``"float32"``,
+  ``"bfloat16"``, ``"float16"``; :func:`resolve_dtype`), but the logits are upcast to float32
+  before every ``log_softmax``, and surprisal is handed on in float64 (sums stay in float64 in
+  :mod:`seminfo.models.scoring`). A bfloat16 model gives other bits than its float32 original: a
+  property of that model, not an error of the accounting;
 * :meth:`HFModel.begin` / :meth:`HFModel.feed` carry the KV cache (Transformers) or the recurrent
   cache (Mamba, Mamba2; their pure-PyTorch paths on CPU are fed one token per step, which is how
   those caches are defined);
@@ -25,7 +30,8 @@ References
 [2] A. Gu, T. Dao, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces", 2023.
 [3] T. Dao, A. Gu, "Transformers are SSMs" (Mamba-2), 2024.
 
-Leaves out: encoder-decoder and masked-diffusion models, quantised inference, multi-GPU sharding.
+Leaves out: encoder-decoder and masked-diffusion models, quantised (integer) inference, mixed
+precision inside one model, multi-GPU sharding.
 """
 
 from __future__ import annotations
@@ -42,11 +48,14 @@ from .base import ModelState, TokenModel
 from .._validate import as_token_ids, check_device
 from .tokenizer import load_tokenizer
 
-__all__ = ["HFModel", "resolve_device"]
+__all__ = ["HFModel", "resolve_device", "resolve_dtype", "DTYPES"]
 
 from .arch import family_of
 #: Positions per chunk when the head is applied chunk-wise (bounds memory to CHUNK x K floats per row).
 _HEAD_CHUNK = 512
+
+#: The precisions a neural model's weights can be loaded in (``dtype`` of load_model, ``--dtype``).
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
 def resolve_device(device: str | None = "auto", func: str = "load_model") -> str:
@@ -58,6 +67,32 @@ def resolve_device(device: str | None = "auto", func: str = "load_model") -> str
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
+
+
+def resolve_dtype(dtype: str, device: str, config: dict | None = None, func: str = "load_model") -> str:
+    """The precision the weights are loaded in: 'float32', 'bfloat16' or 'float16'.
+
+    ``"auto"`` is the checkpoint's own precision (config.json ``"dtype"``, or the older
+    ``"torch_dtype"``) on a CUDA device, and float32 everywhere else (CPU, MPS), where half
+    precisions are slow or emulated; a checkpoint that names no precision (or one outside
+    :data:`DTYPES`) runs in float32. An explicit choice is kept on every device: float16 and
+    bfloat16 run on a CPU too (PyTorch has CPU kernels for both; float16 is the slower).
+
+    >>> resolve_dtype("auto", "cpu", {"dtype": "bfloat16"}), resolve_dtype("auto", "cuda", {"dtype": "bfloat16"})
+    ('float32', 'bfloat16')
+    >>> resolve_dtype("float64", "cpu")
+    Traceback (most recent call last):
+    ...
+    seminfo.errors.InputError: The `dtype` parameter of load_model must be one of 'auto', 'float32', 'bfloat16', 'float16'. Got 'float64'.
+    """
+    from .._validate import one_of
+    dtype = one_of(dtype, DTYPES, "dtype", func)
+    if dtype != "auto":
+        return dtype
+    if not str(device).startswith("cuda"):
+        return "float32"
+    stored = (config or {}).get("dtype") or (config or {}).get("torch_dtype")
+    return stored if stored in DTYPES[1:] else "float32"
 
 
 class HFWrapped:
@@ -74,6 +109,9 @@ class HFWrapped:
         self.model_type = str(getattr(cfg, "model_type", ""))
         self.name = name or str(getattr(cfg, "_name_or_path", "") or type(hf_model).__name__)
         self._fingerprint: str | None = None
+        #: The precision of the weights ('float32', 'bfloat16', 'float16'); log-softmax runs in float32.
+        first = next(iter(hf_model.parameters()), None)
+        self.dtype = "float32" if first is None else str(first.dtype).replace("torch.", "")
         return cfg
 
     def n_parameters(self) -> int:
@@ -209,7 +247,9 @@ class HFModel(HFWrapped, TokenModel):
                 base = getattr(self.hf_model, self.hf_model.base_model_prefix)
                 hidden = base(input_ids=inp, use_cache=False).last_hidden_state   # (B, L, d)
                 head = self.hf_model.get_output_embeddings()
-                source = lambda a, b: head(hidden[:, a:b])[..., : self.vocab_size].float()  # noqa: E731
+                # some final norms hand back float32 whatever the weights (Mamba2's gated RMSNorm)
+                wdt = head.weight.dtype
+                source = lambda a, b: head(hidden[:, a:b].to(wdt))[..., : self.vocab_size].float()  # noqa: E731
             else:
                 logits = self._logits(inp)                                          # (B, L, K)
                 source = lambda a, b: logits[:, a:b]                                # noqa: E731
@@ -274,7 +314,12 @@ class HFModel(HFWrapped, TokenModel):
         return ModelState(log_probs=lp[:, -1], length=pos + T, cache=cache), lp
 
     def fingerprint(self) -> str:
-        """sha256 of the weights (sorted tensor names and bytes) and of the tokenizer."""
+        """sha256 of the weights (sorted tensor names, dtypes and bytes) and of the tokenizer.
+
+        The weights' dtype enters it: the same checkpoint in bfloat16 computes other numbers than
+        in float32, so the two have different fingerprints (an archive made with one is refused
+        by the other).
+        """
         if self._fingerprint is None:
             digest = _tensor_digest(self.hf_model)
             self._fingerprint = hashlib.sha256(
@@ -283,7 +328,7 @@ class HFModel(HFWrapped, TokenModel):
 
     def __repr__(self) -> str:
         return (f"HFModel(name={self.name!r}, type={self.model_type!r}, vocab_size={self.vocab_size}, "
-                f"max_context={self.max_context}, device={self.device!r})")
+                f"max_context={self.max_context}, device={self.device!r}, dtype={self.dtype!r})")
 
 
 def _first_id(*values: Any) -> int | None:
@@ -308,8 +353,12 @@ def _tensor_digest(hf_model: Any) -> str:
 
 
 def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = "auto",
-                      trust_remote_code: bool = False, allow_unsafe_weights: bool = False) -> HFModel:
+                      trust_remote_code: bool = False, allow_unsafe_weights: bool = False,
+                      dtype: str = "auto") -> HFModel:
     """Load a model directory (config.json, weights, tokenizer) as an :class:`HFModel`.
+
+    `dtype` is the precision of the weights (:data:`DTYPES`; ``"auto"``: the checkpoint's on CUDA,
+    float32 elsewhere, see :func:`resolve_dtype`).
 
     The weights must match the architecture exactly: a tensor the model needs that the files lack
     (an empty or partial ``model.safetensors``), a tensor the model does not have, or one of another
@@ -319,8 +368,8 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
     Raises
     ------
     InputError
-        `device` is not one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps', or is not on this machine
-        (checked before anything is read).
+        `device` is not one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps', or is not on this machine,
+        or `dtype` is not one of :data:`DTYPES` (both checked before anything is read).
     ModelNotAvailableError
         No config.json, no safetensors weights (unless unsafe weights are allowed), no tokenizer,
         weights that cannot be read (truncated or corrupted safetensors, a pickle that is refused),
@@ -329,6 +378,8 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     device = resolve_device(device)                 # before seconds of loading, not after
+    from .._validate import one_of
+    one_of(dtype, DTYPES, "dtype", "load_model")
     folder = pathlib.Path(path)
     label = name or str(folder)
     if not (folder / "config.json").is_file():
@@ -345,6 +396,7 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
     weights = sorted(p.name for p in folder.glob("*.safetensors")) if has_safe else unsafe
     where = f"{', '.join(weights) or 'its weights'} in {str(folder)!r}"
     cfg_json = _read_config(folder)
+    torch_dtype = getattr(torch, resolve_dtype(dtype, device, cfg_json))
     masked = _is_masked_config(cfg_json)
     auto_map = cfg_json.get("auto_map") or {}
     if auto_map and not trust_remote_code:
@@ -361,7 +413,7 @@ def load_hf_directory(path: str | os.PathLike, *, name: str = "", device: str = 
     verbosity = hf_logging.get_verbosity()
     hf_logging.disable_progress_bar()            # no "Loading weights" bar on every command
     hf_logging.set_verbosity_error()             # a load report is turned into our own error below
-    load_kw = dict(dtype=torch.float32, trust_remote_code=trust_remote_code,
+    load_kw = dict(dtype=torch_dtype, trust_remote_code=trust_remote_code,
                    use_safetensors=True if not allow_unsafe_weights else None, output_loading_info=True)
     try:
         if masked:

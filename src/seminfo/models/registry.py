@@ -11,6 +11,10 @@ Specs, tried in this order:
 Anything else raises :class:`~seminfo.errors.ModelNotAvailableError` with the way to make the model
 available. Loaded models are not cached here (callers keep what they load).
 
+Precision (``dtype``) is a choice for neural models: ``"auto"`` (the checkpoint's dtype on CUDA,
+float32 on a CPU: today's numbers there), ``"float32"``, ``"bfloat16"`` or ``"float16"``. Log-softmax
+runs in float32 and sums of surprisal in float64 whatever the weights (:mod:`seminfo.models.hf`).
+
 Leaves out: downloads, remote inference, formats other than safetensors (pickled weights only on opt-in).
 """
 
@@ -34,7 +38,7 @@ def list_builtin() -> dict[str, str]:
 
 
 def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_code: bool = False,
-               allow_unsafe_weights: bool = False) -> LanguageModel:
+               allow_unsafe_weights: bool = False, dtype: str = "auto") -> LanguageModel:
     """Load the token model named by `spec` ("builtin:gpt", a directory or an offline hub name).
 
     Parameters
@@ -50,6 +54,13 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
         Allow code shipped with a hub model to run. Off by default.
     allow_unsafe_weights : bool, keyword-only
         Allow pickled (``.bin``) weights, which can execute code when loaded. Off by default.
+    dtype : {'auto', 'float32', 'bfloat16', 'float16'}, keyword-only
+        Precision of a neural model's weights. 'auto': the checkpoint's dtype (config.json) on a CUDA
+        device, float32 on CPU and MPS. bfloat16 and float16 also run on a CPU (float16 slowly).
+        The logits are upcast to float32 before log-softmax and surprisal is summed in float64,
+        so only the weights' arithmetic changes; a bfloat16 model's bits differ from the float32
+        model's (a property of that model, not an error) and so does its fingerprint. Checked for
+        every spec; ignored by ``builtin:ngram`` (counts, not weights).
 
     Returns
     -------
@@ -61,7 +72,7 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
     Raises
     ------
     InputError
-        An invalid spec, flag or device.
+        An invalid spec, flag, device or dtype.
     ModelNotAvailableError
         Unknown spec, a model that is not on this machine (the message says how to get it), or
         weights that cannot be read or do not match the architecture.
@@ -76,8 +87,11 @@ def load_model(spec: str | os.PathLike, *, device: str = "auto", trust_remote_co
             raise InputError(f"The `{flag}` parameter of load_model must be True or False. Got {value!r}.")
     from .._validate import check_device
     device = check_device(device, "The `device` parameter of load_model")   # form and presence, before loading
+    from .._validate import one_of
+    from .hf import DTYPES                        # torch is not imported by this
+    dtype = one_of(dtype, DTYPES, "dtype", "load_model")
     opts = dict(device=device, trust_remote_code=trust_remote_code,
-                allow_unsafe_weights=allow_unsafe_weights)
+                allow_unsafe_weights=allow_unsafe_weights, dtype=dtype)
     if spec.startswith("builtin:"):
         return _load_builtin(spec, **opts)
     path = pathlib.Path(spec).expanduser()
@@ -105,6 +119,7 @@ def _smollm2(spec: str, **opts) -> LanguageModel:
 
 
 def _ngram(spec: str, **opts) -> LanguageModel:
+    """The Kneser-Ney model: `opts` (device, dtype...) do not apply to counts and are ignored."""
     try:
         from .ngram import builtin_ngram
     except ImportError as exc:
