@@ -289,6 +289,17 @@ def read_header(archive: bytes) -> ArchiveHeader:
     return header
 
 
+def _check_header(buf: bytes, r: "_Reader", coder: int) -> None:
+    """Read the header crc32 at the reader's position and check it and the coder id (versions 1 and 2)."""
+    header_end = r.pos
+    (crc,) = _U32.unpack(r.take(4, "header checksum"))
+    if crc != zlib.crc32(buf[:header_end]):
+        raise ArchiveError("The archive's header is corrupted: its crc32 does not match.")
+    if coder != CODER_ID:
+        raise ArchiveError(f"The archive uses coder {coder}, which this seminfo does not know "
+                           f"(it knows coder {CODER_ID}).")
+
+
 def _read_v2(buf: bytes, r: _Reader) -> ArchiveHeader:
     coder, flags = r.take(2, "coder and flags")
     digest = r.take(32, "sha256")
@@ -315,13 +326,7 @@ def _read_v2(buf: bytes, r: _Reader) -> ArchiveHeader:
         n_sym = r.varint(f"block table entry {i}") if method in MODEL_METHODS else 0
         (crc,) = _U32.unpack(r.take(4, f"block table entry {i}"))
         rows.append((method_id, method, n_bytes, n_sym, n_payload, crc))
-    header_end = r.pos
-    (crc,) = _U32.unpack(r.take(4, "header checksum"))
-    if crc != zlib.crc32(buf[:header_end]):
-        raise ArchiveError("The archive's header is corrupted: its crc32 does not match.")
-    if coder != CODER_ID:
-        raise ArchiveError(f"The archive uses coder {coder}, which this seminfo does not know "
-                           f"(it knows coder {CODER_ID}).")
+    _check_header(buf, r, coder)
     if flags & ~_KNOWN_FLAGS or (flags & (MACHINE | PORTABLE | TEXT_FINGERPRINT)
                                  and not flags & HAS_MODEL):
         raise ArchiveError(f"The archive has flags {flags:#04x}, which this seminfo does not know.")
@@ -358,13 +363,7 @@ def _read_v1(buf: bytes) -> ArchiveHeader:
         raise ArchiveError(f"The archive is truncated or corrupted: its header announces {n_blocks} "
                            f"blocks, more than the {len(buf)} bytes of the file can hold.")
     rows = [_V1_BLOCK.unpack(r.take(_V1_BLOCK.size, f"block table entry {i}")) for i in range(n_blocks)]
-    header_end = r.pos
-    (crc,) = _U32.unpack(r.take(4, "header checksum"))
-    if crc != zlib.crc32(buf[:header_end]):
-        raise ArchiveError("The archive's header is corrupted: its crc32 does not match.")
-    if coder != CODER_ID:
-        raise ArchiveError(f"The archive uses coder {coder}, which this seminfo does not know "
-                           f"(it knows coder {CODER_ID}).")
+    _check_header(buf, r, coder)
     try:
         fingerprint, spec = fp_raw.decode("ascii"), sp_raw.decode("utf-8")
     except UnicodeDecodeError:
