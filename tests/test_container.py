@@ -94,12 +94,13 @@ def test_pack_read_round_trip_without_a_model():
 
 
 def test_an_archive_without_model_blocks_has_a_small_fixed_header():
-    """Raw storage costs 8 magic + 2 version + 2 coder/flags + 32 sha256 + 5 varints + one block
-    entry (method, 2 varints, crc32) + 4 header crc32: 60 bytes for a 100-byte block."""
+    """Raw storage costs 8 magic + 2 version + 2 coder/flags + 8 bytes of sha256 + 2 varints (length,
+    blocks; no window, keep or batch without a model) + one block entry (method, 2 varints, crc32) + 4
+    header crc32: 33 bytes for a 100-byte block."""
     data = bytes(range(100))
     a = pack(data=data, window=0, keep=0, batch_size=1, fingerprint="", spec="",
              blocks=[("raw", 100, 0, data)])
-    assert len(a) - len(data) == 8 + 2 + 2 + 32 + 5 + (1 + 1 + 1 + 4) + 4 == 60
+    assert len(a) - len(data) == 8 + 2 + 2 + 8 + 2 + (1 + 1 + 1 + 4) + 4 == 33
     assert decompress(a) == data                       # no model named, none needed
 
 

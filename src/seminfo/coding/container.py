@@ -13,9 +13,9 @@ varint (7 bits a byte, low first, at most 10 bytes). Layout of version 2 (docs/c
     1     u8 flags: 1 portable (frequencies from a deterministic integer path), 2 machine signature
           present (a machine-tied archive), 4 model identity present (some block is model-coded),
           8 fingerprint stored as text (it is not hex)
-    32    sha256 of the original bytes (raw)
+    32|8  sha256 of the original bytes (raw); only its first 8 bytes when no block is model-coded
     v     original length in bytes
-    v v v window (0: unbounded), keep, batch size
+    [flag 4]  v v v window (0: unbounded), keep, batch size
     v     number of blocks N
     [flag 4]  u8 F, F bytes model fingerprint (raw bytes of the hex digest); v S, S bytes spec (UTF-8)
     [flag 2]  v M, M bytes machine signature (UTF-8 "key=value;..."), see :mod:`.machine`
@@ -52,6 +52,9 @@ MAGIC = b"SEMINFOZ"
 FORMAT_VERSION = 2
 READ_VERSIONS = (1, 2)
 
+#: Bytes of the sha256 kept in an archive without model-coded blocks: its blocks (raw, zstd, xz) decode
+#: the same on every machine and carry their own crc32, so the digest only guards against corruption.
+SHORT_DIGEST_BYTES = 8
 #: Flags of version 2.
 PORTABLE, MACHINE, HAS_MODEL, TEXT_FINGERPRINT = 1, 2, 4, 8
 _KNOWN_FLAGS = PORTABLE | MACHINE | HAS_MODEL | TEXT_FINGERPRINT
@@ -108,7 +111,8 @@ class ArchiveHeader(Result):
     original_length : int
         Bytes of the original data.
     sha256 : str
-        Hex sha256 of the original data.
+        Hex sha256 of the original data (its first 16 hex digits in a version-2 archive without
+        model-coded blocks).
     window, keep, batch_size : int
         Context window (0 = unbounded), tokens kept on restart, blocks per model batch.
     fingerprint : str
@@ -219,9 +223,11 @@ def pack(*, data: bytes, window: int, keep: int, batch_size: int, fingerprint: s
             flags |= MACHINE
             mb = machine.encode("utf-8")
             ident += [varint(len(mb)), mb]
+    digest = hashlib.sha256(data).digest()
+    coding = [varint(window), varint(keep), varint(batch_size)] if has_model else []   # a model's fields
     head += [MAGIC, _U16.pack(FORMAT_VERSION), bytes([CODER_ID, flags]),
-             hashlib.sha256(data).digest(), varint(len(data)), varint(window), varint(keep),
-             varint(batch_size), varint(len(blocks)), *ident]
+             digest if has_model else digest[:SHORT_DIGEST_BYTES], varint(len(data)), *coding,
+             varint(len(blocks)), *ident]
     for method, n_bytes, n_symbols, payload in blocks:
         row = [bytes([METHOD_IDS[method]]), varint(n_bytes), varint(len(payload))]
         if method in MODEL_METHODS:
@@ -302,9 +308,13 @@ def _check_header(buf: bytes, r: "_Reader", coder: int) -> None:
 
 def _read_v2(buf: bytes, r: _Reader) -> ArchiveHeader:
     coder, flags = r.take(2, "coder and flags")
-    digest = r.take(32, "sha256")
+    has_model = bool(flags & HAS_MODEL)
+    digest = r.take(32 if has_model else SHORT_DIGEST_BYTES, "sha256")
     length = r.varint("original length")
-    window, keep, batch = (r.varint(w) for w in ("window", "keep", "batch size"))
+    if has_model:
+        window, keep, batch = (r.varint(w) for w in ("window", "keep", "batch size"))
+    else:
+        window, keep, batch = 0, 0, 1
     n_blocks = r.varint("number of blocks")
     fingerprint = spec = machine = ""
     fp_raw = sp_raw = mc_raw = b""
