@@ -252,12 +252,7 @@ def main(argv=None) -> int:
         extra += ["", "Held-out kinds of input (each block stored with the best of model, zstd, xz, raw):",
                   "", md_table(hrows)]
     if args.only_extra:
-        text = "\n".join(extra) + "\n"
-        print(text)
-        if args.append:
-            with open(args.append, "a", encoding="utf-8") as f:
-                f.write("\n## Compression (portable path, held-out inputs)\n\n" + text)
-        return 0
+        return _emit(extra, args.append, "Compression (portable path, held-out inputs)")
     rows = []
     for name, data in texts():
         full = data[: args.max_bytes] if args.max_bytes else data
@@ -286,11 +281,16 @@ def main(argv=None) -> int:
     out += extra
     out += ["", "Quantisation alone (iid draws from random softmax pmfs, one coder, "
                 "including its final word):", "", md_table(quantisation_study())]
-    text = "\n".join(out) + "\n"
+    return _emit(out, args.append, "Compression")
+
+
+def _emit(lines: list[str], append: str | None, heading: str) -> int:
+    """Print the Markdown and, with --append, add it to that file under `heading`."""
+    text = "\n".join(lines) + "\n"
     print(text)
-    if args.append:
-        with open(args.append, "a", encoding="utf-8") as f:
-            f.write("\n## Compression\n\n" + text)
+    if append:
+        with open(append, "a", encoding="utf-8") as f:
+            f.write(f"\n## {heading}\n\n" + text)
     return 0
 
 

@@ -172,6 +172,17 @@ def _path(path: Any, flag: str, cmd: str) -> pathlib.Path:
     return as_path(path, where(flag, cmd))
 
 
+def check_text_source(path: Any, flag: str, cmd: str) -> pathlib.Path:
+    """What score_text reads: a folder, or an existing, readable, non-empty file (text or .jsonl)."""
+    p = _path(path, flag, cmd)
+    if not p.exists():
+        raise InputError(f"{where(flag, cmd)} must name a file, a folder or a .jsonl file. Got "
+                         f"{str(p)!r}, which does not exist.")
+    if not p.is_dir():
+        check_input_file(p, flag, cmd, nonempty=True)
+    return p
+
+
 def check_input_file(path: Any, flag: str, cmd: str, *, text: bool = False,
                      nonempty: bool = False) -> pathlib.Path:
     """An existing, readable file (not a folder); with `text`, valid UTF-8; with `nonempty`, not empty.

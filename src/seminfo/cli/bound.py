@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from ._common import (add_load_options, add_output_options, check_float, check_input_file, check_int,
-                      check_seed, examples, open_model, print_csv, print_table, to_json, where)
+from ._common import (add_load_options, add_output_options, add_progress_options, check_float, check_int,
+                      check_seed, check_text_source, examples, open_model, print_csv, print_table, to_json,
+                      where)
 
 _CMD = "seminfo bound"
 
@@ -49,7 +50,7 @@ def register(subparsers) -> None:
                    help="smoothing weights searched (default 0.0001 0.001 0.005 0.01 0.05 0.1 0.25 0.5)")
     p.add_argument("--batch-size", type=int, default=8, help="windows per model call (default 8)")
     add_load_options(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_progress_options(p)
     add_output_options(p)
     p.set_defaults(func=run, flags=FLAGS)
 
@@ -58,11 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bounds import KINDS, generalization_bound
     from ..errors import InputError
     # every flag is checked before the model is loaded
-    if not args.train.exists():
-        raise InputError(f"{where('--train', _CMD)} must name a file, a folder or a .jsonl file. Got "
-                         f"{str(args.train)!r}, which does not exist.")
-    if not args.train.is_dir():
-        check_input_file(args.train, "--train", _CMD, nonempty=True)
+    check_text_source(args.train, "--train", _CMD)
     if args.kind not in KINDS:
         raise InputError(f"{where('--kind', _CMD)} must be one of {', '.join(KINDS)}. Got {args.kind!r}.")
     delta = check_float(args.delta, "--delta", _CMD, minimum=0.0, strict_min=True)
@@ -79,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         kw["alpha_grid"] = [check_float(a, "--alpha", _CMD, minimum=0.0, strict_min=True) for a in args.alpha]
     model = open_model(args.model, args, "score", command=_CMD)
     res = generalization_bound(model, args.train, delta, kind=args.kind, max_samples=args.max_samples,
-                               seed=seed, batch_size=args.batch_size, progress=not args.no_progress, **kw)
+                               seed=seed, batch_size=args.batch_size, progress=not args.quiet, **kw)
     if args.json:
         print(to_json(res.summary()))
         return 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from ._common import (add_load_options, add_output_options, add_progress_options, check_input_file,
-                      check_int, check_output, examples, open_model, print_csv, print_table, to_json,
-                      where)
+from ._common import (add_load_options, add_output_options, add_progress_options, check_text_source,
+                      check_int, check_output, examples, open_model, print_csv, print_table, to_json)
 
 _CMD = "seminfo score"
 
@@ -54,14 +53,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
     from ..models import score_text
     # everything the user named is checked before seconds of model loading, not after
-    if not args.text.exists():
-        raise InputError(f"{where('--text', _CMD)} must name a file, a folder or a .jsonl file. Got "
-                         f"{str(args.text)!r}, which does not exist.")
-    if not args.text.is_dir():
-        check_input_file(args.text, "--text", _CMD, nonempty=True)
+    check_text_source(args.text, "--text", _CMD)
     if args.window is not None:
         check_int(args.window, "--window", _CMD, minimum=1)
     if args.stride is not None:

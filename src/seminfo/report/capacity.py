@@ -58,9 +58,9 @@ def _bounds_part(ctx: ReportContext) -> tuple[str, dict]:
     from ..models.builtin import corpus_path
     from ..models.scoring import score_text
     samples = 2_000 if ctx.fast else 20_000
-    b = generalization_bound(LIVE_MODEL, corpus_path("train"), kind="token", max_samples=samples,
-                             seed=ctx.seed)
-    held = score_text(ctx.model(LIVE_MODEL), corpus_path("valid"))
+    model = ctx.model(LIVE_MODEL)                      # loaded once for the bound and the held-out loss
+    b = generalization_bound(model, corpus_path("train"), kind="token", max_samples=samples, seed=ctx.seed)
+    held = score_text(model, corpus_path("valid"))
     held_bits = held.bits_per_token
     holds = b.bound >= held_bits
     live = table_html([{
