@@ -109,6 +109,7 @@ def _check_flow(runs, d):
 def _check_compress(runs, d):
     assert "archive_bits_per_byte" in runs[0]
     assert json.loads(runs[1])["blocks"] == 2 and (d / "notes.smz").stat().st_size > 0
+    assert "a.txt" in runs[2] and "compressed" in runs[2] and (d / "corpus.smz.d" / "b.md.smz").is_file()
 
 
 def _check_decompress(runs, d):

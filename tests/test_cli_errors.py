@@ -62,7 +62,7 @@ CASES = [
     (["compress", "missing.txt", "-o", "x.smz", *NG], "`IN` argument of seminfo compress must name a "
                                                       "readable file. Got 'missing.txt'"),
     (["decompress", "adir", "-o", "x.txt"],
-     "`IN` argument of seminfo decompress must name a readable file. Got 'adir', which is a folder."),
+     "`IN` argument of seminfo decompress names a directory with no *.smz files: 'adir'."),
     (["decompress", "notes.txt", "-o", "x.txt"], "not a seminfo archive"),
     (["compare", *NG, "--text", "adir"],
      "`--text` option of seminfo compare must name a readable file. Got 'adir', which is a folder."),

@@ -224,6 +224,13 @@ def as_token_ids(ids: Any, vocab_size: int, func: str, *, param: str = "ids",
     return arr
 
 
+def as_bool(v: Any, param: str, func: str = "") -> bool:
+    """`v` when it is True or False (numpy bools included); anything else is an InputError."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    raise InputError(f"The `{param}` parameter of {func} must be True or False. Got {v!r}.")
+
+
 def as_int(v: Any, param: str, func: str = "", *, minimum: int | None = None,
            maximum: int | None = None) -> int:
     """Return `v` as a python int within [minimum, maximum]."""

@@ -303,10 +303,33 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
                    help="precision of a neural model's weights: auto (the checkpoint's on a GPU, float32 "
                         "on a CPU), float32, bfloat16 or float16; log-softmax stays float32 and sums "
                         "float64; n-grams and portable models ignore it")
+    p.add_argument("--compile", action="store_true",
+                   help="score through torch.compile (inductor): the first calls pay the compilation, "
+                        "long runs gain (docs/scale.md); rounding changes at about 1e-9 relative")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow code shipped with a hub model to run (off by default)")
     p.add_argument("--allow-unsafe-weights", action="store_true",
                    help="allow pickled (.bin) weights, which can run code when loaded (off by default)")
+
+
+def add_ray_options(p: argparse.ArgumentParser) -> None:
+    """``--ray [ADDRESS]`` and ``--workers N``: run the model on Ray actors (the ``ray`` extra)."""
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the model on Ray actors that each hold it: no ADDRESS (or 'local') starts "
+                        "Ray on this machine; 'auto' or ray://HOST:10001 joins a cluster. Numbers are "
+                        "the same as without --ray (needs pip install 'seminfo[ray]')")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray actors (with --ray; default: one per GPU of the cluster, else per CPU)")
+
+
+def check_ray_options(args: argparse.Namespace, command: str) -> None:
+    """--workers needs --ray and is a positive count (checked before any model loads)."""
+    if args.workers is None:
+        return
+    if not args.ray:
+        raise InputError(f"--workers of {command} needs --ray (Ray actors); without it everything runs "
+                         "in this process.")
+    check_int(args.workers, "--workers", command, minimum=1)
 
 
 def load_options(args: argparse.Namespace) -> dict:
@@ -317,6 +340,8 @@ def load_options(args: argparse.Namespace) -> dict:
     dtype = getattr(args, "dtype", "auto")
     if dtype != "auto":
         opts["dtype"] = dtype
+    if getattr(args, "compile", False):
+        opts["compile"] = True
     return opts
 
 

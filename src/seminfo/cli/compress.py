@@ -6,12 +6,16 @@ import argparse
 import pathlib
 import sys
 
-from ._common import (add_load_options, check_device, check_input_file, check_int, check_output,
+from ..errors import InputError
+
+from ._common import (add_load_options, add_progress_options, add_ray_options, check_ray_options,
+                      load_options, check_device, check_input_file, check_int, check_output,
                       examples, open_model, print_table, to_json)
 
 FLAGS = {"src": "IN", "dst": "--output", "data": "IN", "blocks": "--blocks", "block_size": "--block-size",
          "batch_size": "--batch-size", "window": "--window", "model": "--model", "spec": "--model",
-         "device": "--device", "force": "--force", "portable": "--no-portable"}
+         "device": "--device", "force": "--force", "portable": "--no-portable", "ray": "--ray",
+         "workers": "--workers", "resume": "--resume"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,13 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "grows by more than the header. Any bytes compress with any model (bytes the "
                     "tokenizer lacks are escaped, 18 bits each). An existing OUT is replaced only "
                     "with --force. Prints the model's cross-entropy, the achieved size in bits per "
-                    "byte and tokens per second.",
+                    "byte and tokens per second. A directory IN gives a directory of archives, one "
+                    "per file; --ray spreads its files over Ray workers (same archive bytes).",
         epilog=examples("seminfo compress notes.txt -o notes.smz --model builtin:ngram",
-                        "seminfo compress notes.txt -o notes.smz --model builtin:ngram --blocks 2 --json --force"),
+                        "seminfo compress notes.txt -o notes.smz --model builtin:ngram --blocks 2 --json --force",
+                        "seminfo compress corpus -o corpus.smz.d --model builtin:ngram --resume"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("input", type=pathlib.Path, metavar="IN", help="file to compress (any bytes)")
+    p.add_argument("input", type=pathlib.Path, metavar="IN",
+                   help="file to compress (any bytes), or a directory: each of its files becomes "
+                        "OUT/<relative path>.smz")
     p.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
-                   help="archive to write (written atomically)")
+                   help="archive to write (written atomically); a directory when IN is one")
     p.add_argument("--model", default="builtin:gpt",
                    help="model spec: builtin:gpt (default), builtin:mamba, builtin:ngram, builtin:smollm2 "
                         "or a local Hugging Face directory (a left-to-right model)")
@@ -49,9 +57,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="use the model's float path even where it has a deterministic one (the "
                         "archive then decodes only on this kind of machine)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    p.add_argument("--resume", action="store_true",
+                   help="directory IN: keep archives already in OUT that hold the same bytes coded "
+                        "by the same model, compress the rest")
+    p.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)   # the default now
     p.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(p)
+    add_ray_options(p)
+    add_progress_options(p)
     p.set_defaults(func=run_compress, flags=FLAGS)
 
     d = sub.add_parser(
@@ -66,15 +79,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=examples("seminfo decompress notes.smz -o notes.out.txt",
                         "seminfo decompress notes.smz -o notes.out.txt --force"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("input", type=pathlib.Path, metavar="IN", help="archive to decompress")
+    d.add_argument("input", type=pathlib.Path, metavar="IN",
+                   help="archive to decompress, or a directory of .smz archives")
     d.add_argument("-o", "--output", type=pathlib.Path, required=True, metavar="OUT",
-                   help="file to write (only after the checksum verifies)")
+                   help="file to write (only after the checksum verifies); a directory when IN is one")
     d.add_argument("--model", default=None,
                    help="model spec or local directory (default: the archive's built-in model)")
     d.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
-    d.add_argument("--progress", action="store_true", help="progress bar on stderr")
+    d.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)   # the default now
     d.add_argument("--json", action="store_true", help="print the accounting as one JSON object")
     add_load_options(d)
+    add_progress_options(d)
     d.set_defaults(func=run_decompress, flags=FLAGS)
 
 
@@ -86,10 +101,45 @@ def _report(result, as_json: bool) -> None:
         print_table([{"field": k, "value": v} for k, v in d.items() if k != "fingerprint"])
 
 
+def _report_files(result, as_json: bool) -> None:
+    if as_json:
+        print(to_json(result.as_dict()))
+        return
+    print_table(list(result.files))
+    print(f"\n{len(result.files)} files, {result.original_bytes} bytes -> {result.archive_bytes} bytes "
+          f"({result.archive_bits_per_byte:.4f} bits/byte) in {result.seconds:.1f} s, "
+          f"{result.workers} worker(s)")
+
+
+def _run_compress_dir(args: argparse.Namespace, cmd: str) -> int:
+    from ..coding.files import compress_files
+    for flag, value in (("--blocks", args.blocks), ("--block-size", args.block_size),
+                        ("--batch-size", args.batch_size), ("--window", args.window)):
+        if value is not None:
+            check_int(value, flag, cmd, minimum=1)
+    check_device(args.device, cmd)
+    opts = {k: v for k, v in (("blocks", args.blocks), ("block_size", args.block_size),
+                              ("batch_size", args.batch_size), ("window", args.window)) if v is not None}
+    lopts = load_options(args)
+    lopts.pop("device", None)
+    result = compress_files(args.input, args.output, args.model, force=args.force, resume=args.resume,
+                            portable=False if args.no_portable else None, device=args.device,
+                            ray=args.ray, workers=args.workers, progress=not args.quiet,
+                            load_options=lopts, **opts)
+    _report_files(result, args.json)
+    return 0
+
+
 def run_compress(args: argparse.Namespace) -> int:
     from ..coding import compress_file
     from ..coding.codec import _has_portable_path, check_destination
     cmd = "seminfo compress"
+    check_ray_options(args, cmd)
+    if args.input.is_dir():
+        return _run_compress_dir(args, cmd)
+    if args.ray or args.resume:
+        raise InputError(f"{'--ray' if args.ray else '--resume'} of {cmd} works on a directory IN "
+                         "(one shard per file); a single file is compressed in this process.")
     # before loading a model, not after
     check_input_file(args.input, "IN", cmd)
     check_output(args.output, "--output", cmd)
@@ -107,7 +157,7 @@ def run_compress(args: argparse.Namespace) -> int:
     result = compress_file(args.input, args.output, model, force=args.force, blocks=args.blocks,
                            block_size=args.block_size, batch_size=args.batch_size,
                            window=args.window, portable=False if args.no_portable else None,
-                           device=args.device, progress=args.progress)
+                           device=args.device, progress=not args.quiet)
     _report(result, args.json)
     return 0
 
@@ -118,6 +168,15 @@ def run_decompress(args: argparse.Namespace) -> int:
     from ..coding import decompress_file
     from ..coding.codec import check_destination
     cmd = "seminfo decompress"
+    if args.input.is_dir():
+        from ..coding.files import decompress_files
+        check_device(args.device, cmd)
+        if args.model is not None:
+            raise InputError(f"--model of {cmd} is for one archive; a directory's archives name "
+                             "their own built-in models.")
+        _report_files(decompress_files(args.input, args.output, force=args.force, device=args.device,
+                                       progress=not args.quiet), args.json)
+        return 0
     check_input_file(args.input, "IN", cmd)
     check_output(args.output, "--output", cmd)
     check_destination(args.output, args.input, force=args.force, func=cmd)
@@ -135,7 +194,7 @@ def run_decompress(args: argparse.Namespace) -> int:
         warnings.simplefilter("always", RuntimeWarning)
         warnings.showwarning = show               # one line, up front, before decoding starts
         result = decompress_file(args.input, args.output, model, force=args.force, device=args.device,
-                                 progress=args.progress)
+                                 progress=not args.quiet)
     _report(result, args.json)
     if not args.json:
         print(f"wrote {result.original_bytes} bytes to {args.output} (sha256 verified)", file=sys.stderr)

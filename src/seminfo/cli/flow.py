@@ -10,7 +10,8 @@ import argparse
 import json
 import pathlib
 
-from ._common import (add_load_options, add_output_options, check_input_file, check_int, check_output,
+from ._common import (add_load_options, add_output_options, add_progress_options, add_ray_options,
+                      check_ray_options, load_options, check_input_file, check_int, check_output,
                       check_seed, examples, open_model, print_csv, print_table, to_json, where)
 
 _CMD = "seminfo flow"
@@ -18,7 +19,8 @@ FLAGS = {"prompt": "--prompt", "question": "--prompt", "response": "--response",
          "n_tokens": "--generate", "prompts": "--prompt-set", "weights": "--prompt-set",
          "answers": "--answer", "n_paths": "--paths", "path_tokens": "--path-tokens",
          "n_samples": "--samples", "elbo_samples": "--elbo-samples", "seed": "--seed",
-         "device": "--device", "dtype": "--dtype", "spec": "--model", "model": "--model", "folder": "--plot"}
+         "device": "--device", "dtype": "--dtype", "spec": "--model", "model": "--model", "folder": "--plot",
+         "ray": "--ray", "workers": "--workers"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Monte-Carlo samples of the order-free ELBO view (masked-diffusion models; "
                         "default 64)")
     add_load_options(p)
+    add_ray_options(p)
+    add_progress_options(p)
     add_output_options(p)
     p.set_defaults(func=run, flags=FLAGS)
 
@@ -133,12 +137,19 @@ def run(args: argparse.Namespace) -> int:
     check_int(args.elbo_samples, "--elbo-samples", _CMD, minimum=2, maximum=MAX_SAMPLES)
     plot = None if args.plot is None else check_output(args.plot, "--plot", _CMD, folder=True)
     prompts, weights = read_prompt_set(args.prompt_set) if args.prompt_set else (None, None)
-    model = open_model(args.model, args, "sample", command=_CMD)
+    check_ray_options(args, _CMD)
+    if args.ray and prompts is None:
+        raise InputError(f"--ray of {_CMD} spreads the --prompt-set mixture over Ray workers; give "
+                         "--prompt-set FILE (without it the run is one short model call).")
+    # with --ray, analyze_flow loads the spec here and on each worker with the same options
+    model = args.model if args.ray else open_model(args.model, args, "sample", command=_CMD)
 
     result = analyze_flow(model, args.prompt, args.response, n_tokens=args.generate, prompts=prompts,
                           weights=weights, answers=args.answers, n_paths=args.paths,
                           path_tokens=args.path_tokens, n_samples=args.samples, lens=args.lens,
-                          elbo_samples=args.elbo_samples, seed=seed)
+                          elbo_samples=args.elbo_samples, seed=seed, progress=not args.quiet,
+                          ray=args.ray, workers=args.workers,
+                          load_options=load_options(args) if args.ray else None)
     out = result.summary()
     out["model"] = args.model
     if plot is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from ._common import (add_load_options, add_output_options, add_progress_options, check_text_source,
+from ._common import (add_load_options, add_output_options, add_ray_options, check_ray_options, load_options, add_progress_options, check_text_source,
                       check_int, check_output, examples, open_model, print_csv, print_table, to_json)
 
 _CMD = "seminfo score"
@@ -13,7 +13,8 @@ _CMD = "seminfo score"
 #: Library parameter -> the flag that feeds it (for error messages).
 FLAGS = {"source": "--text", "window": "--window", "stride": "--stride", "batch_size": "--batch-size",
          "resume": "--resume", "path": "--per-token", "device": "--device", "spec": "--model",
-         "model": "--model", "dtype": "--dtype"}
+         "model": "--model", "dtype": "--dtype", "batch_tokens": "--batch-tokens", "ray": "--ray",
+         "workers": "--workers"}
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,9 @@ def register(subparsers) -> None:
                     "bits / UTF-8 bytes, perplexity = 2^(bits/token). A progress bar with "
                     "tokens/s and an ETA goes to stderr unless --quiet. --dtype bfloat16 or float16 "
                     "runs the weights in half precision (log-softmax in float32, sums in float64): "
-                    "the bits are then those of that model, a little different from float32's.",
+                    "the bits are then those of that model, a little different from float32's. "
+                    "--ray runs the model on Ray actors (this machine or a cluster) with the same "
+                    "totals as one process (docs/scale.md).",
         epilog=examples("seminfo score --model builtin:ngram --text notes.txt --json",
                         "seminfo score --model builtin:ngram --text corpus/ --per-token tokens.csv "
                         "--resume run.jsonl"),
@@ -40,13 +43,18 @@ def register(subparsers) -> None:
                    help="tokens fed per call, prefix included (default: the model's context)")
     p.add_argument("--stride", type=int, default=None,
                    help="new tokens scored per later window (default: the window, i.e. disjoint)")
-    p.add_argument("--batch-size", type=int, default=8, help="windows per model call (default 8)")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="most windows per model call (default 8; no row limit with --batch-tokens)")
+    p.add_argument("--batch-tokens", type=int, default=None, metavar="N",
+                   help="token budget per model call: windows, longest first, are added while rows x "
+                        "the longest window stays within N")
     p.add_argument("--per-token", type=pathlib.Path, default=None, metavar="CSVPATH",
                    help="also write per-token surprisal and entropy (bits) to this CSV file")
     p.add_argument("--resume", type=pathlib.Path, default=None, metavar="PATH",
                    help="JSONL checkpoint: every scored window is appended to PATH, and a rerun with "
                         "the same model, options and text skips the windows already there")
     add_load_options(p)
+    add_ray_options(p)
     add_progress_options(p)
     add_output_options(p)
     p.set_defaults(func=run, flags=FLAGS)
@@ -60,17 +68,29 @@ def run(args: argparse.Namespace) -> int:
         check_int(args.window, "--window", _CMD, minimum=1)
     if args.stride is not None:
         check_int(args.stride, "--stride", _CMD, minimum=1)
-    check_int(args.batch_size, "--batch-size", _CMD, minimum=1, maximum=4096)
+    if args.batch_size is not None:
+        check_int(args.batch_size, "--batch-size", _CMD, minimum=1, maximum=4096)
+    if args.batch_tokens is not None:
+        check_int(args.batch_tokens, "--batch-tokens", _CMD, minimum=1)
+    check_ray_options(args, _CMD)
     if args.per_token is not None:
         check_output(args.per_token, "--per-token", _CMD)
     if args.resume is not None:
         check_output(args.resume, "--resume", _CMD)
-    model = open_model(args.model, args, "score", command=_CMD)
+    # with --ray the workers load the model; this process never holds the weights
+    model = args.model if args.ray else open_model(args.model, args, "score", command=_CMD)
     result = score_text(model, args.text, window=args.window, stride=args.stride,
-                        batch_size=args.batch_size, progress=not args.quiet,
-                        per_token=args.per_token is not None, resume=args.resume)
+                        batch_size=args.batch_size, batch_tokens=args.batch_tokens,
+                        progress=not args.quiet, per_token=args.per_token is not None,
+                        resume=args.resume, ray=args.ray, workers=args.workers,
+                        load_options=load_options(args) if args.ray else None)
+    if getattr(model, "compiled", False) and not args.quiet:
+        import sys
+        print(f"{_CMD}: torch.compile took {model.compile_seconds:.1f} s of this run (first calls of "
+              "each new shape)", file=sys.stderr)
     if args.per_token is not None:
-        result.write_csv(args.per_token, level="token", tokenizer=model.tokenizer)
+        result.write_csv(args.per_token, level="token",
+                         tokenizer=None if args.ray else model.tokenizer)
     summary = result.summary()
     if args.json:
         print(to_json(summary))

@@ -13,11 +13,12 @@ Left out: anything the parts do not compute themselves (see their modules for so
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .._validate import as_int, as_seed
+from .._validate import as_bool, as_int, as_seed
 from ..errors import InputError
 from ..results import Result
 
@@ -148,7 +149,8 @@ def analyze_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens: int
                  prompts: Sequence | None = None, weights: Sequence | None = None,
                  answers: Sequence | None = None, n_paths: int = 4, path_tokens: int = 16,
                  n_samples: int = 0, lens: bool = False, elbo_samples: int = 64,
-                 seed: int = 0) -> FlowAnalysis:
+                 seed: int = 0, progress: bool = False, ray: str | None = None,
+                 workers: int | None = None, load_options: dict | None = None) -> FlowAnalysis:
     """Information flow of one response with the optional diagnostics, in one call.
 
     Parameters
@@ -173,6 +175,14 @@ def analyze_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens: int
         Monte-Carlo samples of the ELBO view, masked-diffusion models only (>= 2).
     seed : int
         Seed of every sampling step (the sub-martingale test uses ``seed + 1``).
+    progress : bool
+        A progress bar on stderr (positions scored per second and an ETA) over the prompt-set
+        mixture, the long part of a run with `prompts`.
+    ray, workers, load_options
+        Run the prompt-set mixture on Ray actors that each hold the model (see
+        :func:`seminfo.score_text`); the prompts go in fixed shards of
+        :data:`~seminfo.flow.density.PROMPT_SHARD`, combined in prompt order, so the numbers are
+        the same as in one process. A spec `model` is loaded by each worker with `load_options`.
 
     Returns
     -------
@@ -185,9 +195,7 @@ def analyze_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens: int
     ('null-prompt', True)
     """
     from ..models.capability import as_model
-    from .answer import answer_information
-    from .density import _encode, flow_elbo, information_flow, submartingale_test
-    from .lens import logit_lens
+    from .density import mixture_context
     func = "analyze_flow"
     seed = as_seed(seed, func)
     if seed is None or not isinstance(seed, int):
@@ -204,10 +212,45 @@ def analyze_flow(model: Any, prompt: Any, response: Any = None, *, n_tokens: int
     if n_samples == 1:
         raise InputError(f"The `n_samples` parameter of {func} must be 0 (no test) or at least 2. Got 1.")
     elbo_samples = as_int(elbo_samples, "elbo_samples", func, minimum=2, maximum=MAX_SAMPLES)
-    if not isinstance(lens, bool):
-        raise InputError(f"The `lens` parameter of {func} must be True or False. Got {lens!r}.")
+    lens = as_bool(lens, "lens", func)
     name = model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
-    model = as_model(model, "sample", func=func)
+    spec = model
+    model = as_model(model, "sample", func=func, **(load_options or {}))
+    with contextlib.ExitStack() as stack:
+        if prompts is not None and (ray is not None or progress):
+            from ..scale import open_pool
+            pool = None
+            if ray is not None:
+                pool = stack.enter_context(open_pool(spec, ray=ray, workers=workers, needs=("sample",),
+                                                     func=func, load_options=load_options))
+            bar = None
+            if progress:
+                bar = stack.enter_context(_mixture_bar(model, prompt, response, n_tokens, prompts,
+                                                       n_samples, name))
+            stack.enter_context(mixture_context(pool, bar))
+        return _analyze(model, name, prompt, response, n_tokens, prompts, weights, answers, n_paths,
+                        path_tokens, n_samples, lens, elbo_samples, seed)
+
+
+def _mixture_bar(model, prompt, response, n_tokens, prompts, n_samples, name):
+    """A tqdm bar over the positions the prompt-set mixture scores: (1 + n_samples) rows, each
+    scoring every prompt followed by the n response tokens."""
+    from tqdm.auto import tqdm
+    n = n_tokens if response is None else len(_encode_any(model, response))
+    total = (1 + n_samples) * sum(len(_encode_any(model, p)) + n for p in prompts)
+    return tqdm(total=int(total), unit="tok", desc=f"prompt-set mixture ({name})", leave=False)
+
+
+def _encode_any(model, text):
+    return list(model.tokenizer.encode(text)) if isinstance(text, (str, bytes)) else list(text)
+
+
+def _analyze(model, name, prompt, response, n_tokens, prompts, weights, answers, n_paths, path_tokens,
+             n_samples, lens, elbo_samples, seed) -> FlowAnalysis:
+    from .answer import answer_information
+    from .density import _encode, flow_elbo, information_flow, submartingale_test
+    from .lens import logit_lens
+    func = "analyze_flow"
     flow = information_flow(model, prompt, response, n_tokens=n_tokens, prompts=prompts,
                             weights=weights, seed=seed)
     from ..models.masked import MaskedModel

@@ -44,9 +44,11 @@ Left out: prompt sets too large to enumerate (use a sample of prompts as the set
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from scipy import stats
@@ -209,23 +211,67 @@ def _response_log_probs(model: Any, context: list[int], ys: np.ndarray) -> np.nd
     return lp[:, c:c + n, :]
 
 
-def _marginal_log_probs(model: Any, ys: np.ndarray, pset) -> np.ndarray:
-    """(S, n, K) marginal next-token log-probabilities: mixture over the prompt set, or null prompt."""
-    if pset is None:
-        return _response_log_probs(model, [], ys)
-    ids, w = pset
-    S, n = ys.shape
-    acc = None                               # log sum_k w_k p(y^{t-1}|x_k) p(.|y^{t-1},x_k)
-    norm = None                              # log sum_k w_k p(y^{t-1}|x_k)
-    for x, wk in zip(ids, w):
-        if wk == 0:
-            continue
+#: Prompts per shard of the mixture marginal. Fixed, so the shards (and the order in which their
+#: partial sums are combined) are the same in one process and over any number of Ray workers.
+PROMPT_SHARD = 8
+
+#: Where the mixture runs (a seminfo.scale pool) and the progress bar it advances, when set by
+#: :func:`mixture_context` (analyze_flow with ray= or progress=); otherwise this process, silently.
+_MIXTURE: contextvars.ContextVar = contextvars.ContextVar("seminfo_flow_mixture", default=(None, None))
+
+
+@contextlib.contextmanager
+def mixture_context(pool: Any = None, bar: Any = None) -> Iterator[None]:
+    """Run prompt-set mixtures inside the block on `pool` and advance `bar` by scored positions."""
+    token = _MIXTURE.set((pool, bar))
+    try:
+        yield
+    finally:
+        _MIXTURE.reset(token)
+
+
+def mixture_shard(model: Any, shard: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Work function of a model pool: the partial log-sums of the mixture over a few prompts.
+
+    ``shard = (ys, [(prompt_ids, weight), ...])`` gives ``(acc, norm)``, natural logs:
+    ``acc = log sum_k w_k p(y^{t-1}|x_k) p(.|y^{t-1},x_k)`` (S, n, K) and
+    ``norm = log sum_k w_k p(y^{t-1}|x_k)`` (S, n).
+    """
+    ys, items = shard
+    S = ys.shape[0]
+    acc = norm = None
+    for x, wk in items:
         lp = _response_log_probs(model, x, ys)                                  # (S, n, K)
         real = np.take_along_axis(lp, ys[..., None], -1)[..., 0]                # (S, n)
         prior = math.log(wk) + np.concatenate([np.zeros((S, 1)), np.cumsum(real, 1)[:, :-1]], 1)
         term = prior[..., None] + lp
         acc = term if acc is None else np.logaddexp(acc, term)
         norm = prior if norm is None else np.logaddexp(norm, prior)
+    return acc, norm
+
+
+def _marginal_log_probs(model: Any, ys: np.ndarray, pset) -> np.ndarray:
+    """(S, n, K) marginal next-token log-probabilities: mixture over the prompt set, or null prompt.
+
+    The prompt set is cut into shards of :data:`PROMPT_SHARD` prompts, whose partial sums are
+    combined in prompt order, here or on the Ray workers of :func:`mixture_context`.
+    """
+    if pset is None:
+        return _response_log_probs(model, [], ys)
+    from ..scale import LocalPool
+    ids, w = pset
+    items = [(list(x), float(wk)) for x, wk in zip(ids, w) if wk != 0]
+    shards = [(ys, items[a:a + PROMPT_SHARD]) for a in range(0, len(items), PROMPT_SHARD)]
+    pool, bar = _MIXTURE.get()
+    pool = pool or LocalPool(model)
+    parts: list[Any] = [None] * len(shards)
+    for k, part in pool.map("flow.mixture", shards):
+        parts[k] = part
+        if bar is not None:
+            bar.update(ys.shape[0] * sum(len(x) + ys.shape[1] for x, _ in shards[k][1]))
+    acc, norm = parts[0]
+    for a, n in parts[1:]:
+        acc, norm = np.logaddexp(acc, a), np.logaddexp(norm, n)
     return acc - norm[..., None]
 
 

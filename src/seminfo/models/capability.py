@@ -76,7 +76,7 @@ def require(model: Any, needs: tuple[str, ...], func: str) -> None:
 
 
 def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_remote_code: bool = False,
-             allow_unsafe_weights: bool = False, dtype: str = "auto") -> Any:
+             allow_unsafe_weights: bool = False, dtype: str = "auto", compile: bool = False) -> Any:
     """A seminfo model from a spec or an instance, checked for the capabilities `needs`.
 
     Parameters
@@ -87,7 +87,7 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
         Capabilities the caller uses (see :data:`CAPABILITIES`).
     func : str, keyword-only
         Name of the calling public function, for messages.
-    device, trust_remote_code, allow_unsafe_weights, dtype
+    device, trust_remote_code, allow_unsafe_weights, dtype, compile
         As in :func:`seminfo.models.load_model`; used only when `model` is a spec.
 
     Returns
@@ -111,7 +111,7 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
     if isinstance(model, (str, os.PathLike)):
         from .. import models as _models           # the package's load_model: one loader for all
         model = _models.load_model(model, device=device, trust_remote_code=trust_remote_code,
-                           allow_unsafe_weights=allow_unsafe_weights, dtype=dtype)
+                           allow_unsafe_weights=allow_unsafe_weights, dtype=dtype, compile=compile)
     elif not isinstance(model, LanguageModel):
         is_hf = hasattr(model, "config") and hasattr(model, "get_output_embeddings")
         if is_hf and set(needs) <= {"internals"}:
@@ -132,3 +132,8 @@ def as_model(model: Any, *needs: str, func: str, device: str = "auto", trust_rem
                 f"seminfo model (see seminfo.load_model){also}. Got {type(model).__name__}.")
     require(model, needs, func)
     return model
+
+
+def load_for_pool(model: Any, needs: tuple, load_options: dict, func: str) -> Any:
+    """Loader of :mod:`seminfo.scale` pools: :func:`as_model` with the load options."""
+    return as_model(model, *needs, func=func, **load_options)

@@ -112,7 +112,39 @@ class HFWrapped:
         #: The precision of the weights ('float32', 'bfloat16', 'float16'); log-softmax runs in float32.
         first = next(iter(hf_model.parameters()), None)
         self.dtype = "float32" if first is None else str(first.dtype).replace("torch.", "")
+        #: Whether :meth:`compile_inference` ran, and the seconds spent compiling so far.
+        self.compiled, self.compile_seconds = False, 0.0
         return cfg
+
+    def compile_inference(self) -> None:
+        """Score through ``torch.compile(body, dynamic=True)`` (inductor) from now on.
+
+        Only the teacher-forced body that :meth:`token_stats` runs is compiled (the cached,
+        token-by-token paths of sampling and coding are left alone). The wall time of the calls
+        that compiled a new graph is added to ``compile_seconds``.
+        """
+        torch = self._torch
+        base = getattr(self.hf_model, self.hf_model.base_model_prefix, None)
+        if base is None:
+            return
+        self._compiled_body = torch.compile(base, dynamic=True)
+        self.compiled = True
+
+    def _body(self, inp):
+        """Last hidden states (B, L, d) of the body, compiled when :meth:`compile_inference` ran."""
+        body = getattr(self, "_compiled_body", None)
+        if body is None:
+            base = getattr(self.hf_model, self.hf_model.base_model_prefix)
+            return base(input_ids=inp, use_cache=False).last_hidden_state
+        import time
+
+        from torch._dynamo.utils import counters
+        before = sum(counters["stats"].values())
+        t0 = time.perf_counter()
+        out = body(input_ids=inp, use_cache=False).last_hidden_state
+        if sum(counters["stats"].values()) != before:             # this call compiled a graph
+            self.compile_seconds += time.perf_counter() - t0
+        return out
 
     def n_parameters(self) -> int:
         """Number of parameters (tied embeddings counted once)."""
@@ -243,23 +275,28 @@ class HFModel(HFWrapped, TokenModel):
             return np.zeros((B, 0)), (np.zeros((B, 0)) if entropy else None)
         with torch.inference_mode():
             inp = x[:, : P + T - 1] if T + P - 1 > 0 else x
+            n = targets.shape[1]
             if self.family.plain_head:
-                base = getattr(self.hf_model, self.hf_model.base_model_prefix)
-                hidden = base(input_ids=inp, use_cache=False).last_hidden_state   # (B, L, d)
+                hidden = self._body(inp)                                           # (B, L, d)
                 head = self.hf_model.get_output_embeddings()
                 # some final norms hand back float32 whatever the weights (Mamba2's gated RMSNorm)
                 wdt = head.weight.dtype
-                source = lambda a, b: head(hidden[:, a:b].to(wdt))[..., : self.vocab_size].float()  # noqa: E731
+                rows = hidden[:, first:first + n].reshape(B * n, -1)
+                source = lambda a, b: head(rows[a:b].to(wdt))[..., : self.vocab_size].float()  # noqa: E731
             else:
                 logits = self._logits(inp)                                          # (B, L, K)
-                source = lambda a, b: logits[:, a:b]                                # noqa: E731
-            n = targets.shape[1]
-            for a in range(0, n, _HEAD_CHUNK):
-                b = min(a + _HEAD_CHUNK, n)
-                lp = torch.log_softmax(source(first + a, first + b), dim=-1)       # (B, c, K)
-                sur[:, a:b] = -lp.gather(-1, targets[:, a:b, None])[..., 0].double()
-                if ent is not None:
-                    ent[:, a:b] = -(lp.exp() * lp).sum(-1).double()
+                rows = logits[:, first:first + n].reshape(B * n, -1)
+                source = lambda a, b: rows[a:b]                                     # noqa: E731
+            # the head runs on _HEAD_CHUNK (row, position) pairs at a time, whatever the batch, so
+            # (B, T, K) logits never exist at once
+            flat, s_flat = targets.reshape(-1), sur.view(-1)
+            e_flat = None if ent is None else ent.view(-1)
+            for a in range(0, B * n, _HEAD_CHUNK):
+                b = min(a + _HEAD_CHUNK, B * n)
+                lp = torch.log_softmax(source(a, b), dim=-1)                       # (c, K)
+                s_flat[a:b] = -lp.gather(-1, flat[a:b, None])[:, 0].double()
+                if e_flat is not None:
+                    e_flat[a:b] = -(lp.exp() * lp).sum(-1).double()
         return sur.cpu().numpy(), (None if ent is None else ent.cpu().numpy())
 
     def begin(self, batch_size: int = 1) -> ModelState:

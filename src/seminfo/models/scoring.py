@@ -469,92 +469,176 @@ def _write_record(fh: Any, rec: dict, run: str) -> None:
 
 
 # ------------------------------------------------------------------------------------ scoring
-def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int,
-                   entropy: bool) -> Iterable[tuple[int, np.ndarray, np.ndarray | None]]:
-    """Run token_stats for many (ids, n_context, with_prefix) windows, batching equal signatures.
+def plan_batches(jobs: Sequence[tuple[np.ndarray, int, bool]], batch_size: int | None,
+                 batch_tokens: int | None) -> list[list[int]]:
+    """Model calls for many ``(ids, n_context, with_prefix)`` windows: lists of job indices.
 
-    Yields ``(job, surprisal, entropy)`` (nats, float64; entropy None unless `entropy`) after every
-    model call, so that callers can checkpoint and report progress as the work is done.
+    Windows are sorted by signature (``with_prefix``, ``n_context``) and then by length, longest
+    first, so that each call pads little; a call holds windows of one signature, at most
+    `batch_size` rows (None: no row limit) and at most `batch_tokens` padded tokens (rows x width of
+    its longest window; None: no token budget; a window longer than the budget gets a call of its
+    own). The plan depends on the windows alone, so any number of workers runs the same calls.
     """
-    order = sorted(range(len(jobs)), key=lambda j: (jobs[j][2], jobs[j][1], -len(jobs[j][0])))
+    order = sorted(range(len(jobs)), key=lambda j: (jobs[j][2], jobs[j][1], -len(jobs[j][0]), j))
+    groups: list[list[int]] = []
     k = 0
     while k < len(order):
         j0 = order[k]
+        width = len(jobs[j0][0])
         group = [j0]
-        while (k + len(group) < len(order) and len(group) < batch_size
-               and jobs[order[k + len(group)]][1:] == jobs[j0][1:]):
-            group.append(order[k + len(group)])
+        while k + len(group) < len(order):
+            nxt = order[k + len(group)]
+            if (jobs[nxt][1:] != jobs[j0][1:] or (batch_size is not None and len(group) >= batch_size)
+                    or (batch_tokens is not None and (len(group) + 1) * width > batch_tokens)):
+                break
+            group.append(nxt)
+        groups.append(group)
         k += len(group)
-        n_ctx, with_prefix = jobs[j0][1], jobs[j0][2]
-        width = max(len(jobs[j][0]) for j in group)
-        batch = np.zeros((len(group), width), dtype=np.int64)      # right padding (causal models)
-        for r, j in enumerate(group):
-            batch[r, : len(jobs[j][0])] = jobs[j][0]
-        sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix, entropy=entropy)
-        for r, j in enumerate(group):
-            n = len(jobs[j][0]) - n_ctx
-            yield (j, np.asarray(sur[r, :n], dtype=np.float64),
-                   None if ent is None else np.asarray(ent[r, :n], dtype=np.float64))
+    return groups
+
+
+def run_windows(model: TokenModel, windows: Sequence[tuple[np.ndarray, int, bool]], entropy: bool
+                ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """One model call over windows of one signature (right-padded; the models are causal, so padding
+    never changes a scored position): ``(surprisal, entropy)`` per window, nats, float64."""
+    n_ctx, with_prefix = windows[0][1], windows[0][2]
+    width = max(len(w[0]) for w in windows)
+    batch = np.zeros((len(windows), width), dtype=np.int64)
+    for r, w in enumerate(windows):
+        batch[r, : len(w[0])] = w[0]
+    sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix, entropy=entropy)
+    out = []
+    for r, w in enumerate(windows):
+        n = len(w[0]) - n_ctx
+        out.append((np.asarray(sur[r, :n], dtype=np.float64),
+                    None if ent is None else np.asarray(ent[r, :n], dtype=np.float64)))
+    return out
+
+
+def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int | None,
+                   entropy: bool, batch_tokens: int | None = None
+                   ) -> Iterable[tuple[int, np.ndarray, np.ndarray | None]]:
+    """``(job, surprisal, entropy)`` (nats, float64) for every window, in the calls of
+    :func:`plan_batches`, yielded after each call (for callers that hold the model themselves)."""
+    for g in plan_batches(jobs, batch_size, batch_tokens):
+        for j, (sur, ent) in zip(g, run_windows(model, [jobs[j] for j in g], entropy)):
+            yield j, sur, ent
+
+
+def encode_shard(model: TokenModel, docs: Sequence[bytes]) -> list[np.ndarray]:
+    """Work function of a model pool: the escaped token symbols of each document (int64; -1 - b
+    for a byte b the tokenizer cannot represent)."""
+    return [np.asarray(encode_escaped(model.tokenizer, data), dtype=np.int64) for data in docs]
+
+
+def score_shard(model: TokenModel, shard: tuple[list, bool]) -> list[list[tuple]]:
+    """Work function of a model pool: ``shard = (calls, entropy)``, each call a list of windows;
+    returns, per call, :func:`run_windows`'s ``(surprisal, entropy)`` per window."""
+    calls, entropy = shard
+    return [run_windows(model, call, entropy) for call in calls]
+
+
+def _shards(groups: list[list[int]], jobs: list, workers: int, shard_tokens: int) -> list[list[list[int]]]:
+    """Consecutive model calls handed to a worker at once: one call per shard in this process; over
+    Ray, calls up to `shard_tokens` tokens (fewer round trips; the calls themselves do not change)."""
+    if workers == 1:
+        return [[g] for g in groups]
+    shards, cur, size = [], [], 0
+    for g in groups:
+        n = sum(len(jobs[j][0]) for j in g)
+        if cur and size + n > shard_tokens:
+            shards.append(cur)
+            cur, size = [], 0
+        cur.append(g)
+        size += n
+    if cur:
+        shards.append(cur)
+    return shards
+
+
+#: Tokens of windows per shard handed to a Ray worker.
+SHARD_TOKENS = 16_384
 
 
 def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window: Any, stride: Any,
-                     batch_size: Any, progress: bool, per_token: bool, resume: Any,
-                     func: str) -> ScoreResult:
-    from .capability import as_model
+                     batch_size: Any, batch_tokens: Any, progress: bool, per_token: bool, resume: Any,
+                     ray: Any, workers: Any, load_options: dict | None, func: str) -> ScoreResult:
+    from ..scale import open_pool
     path = None if resume is None else _check_resume_path(resume, func)
-    batch_size = as_int(batch_size, "batch_size", func, minimum=1)
+    if batch_tokens is not None:
+        batch_tokens = as_int(batch_tokens, "batch_tokens", func, minimum=1)
+    if batch_size is not None:
+        batch_size = as_int(batch_size, "batch_size", func, minimum=1)
+    elif batch_tokens is None:
+        batch_size = 8
     if not docs or sum(len(d) for _, d in docs) == 0:
         raise InputError(f"The text given to {func} is empty: there is nothing to score.")
-    model = as_model(model, "score", func=func)
-    window, stride = _checked_window(model, window, stride, func)
-    # bytes the tokenizer cannot represent are escaped (theory §12; coding uses the same escape):
-    # the model is fed ESCAPE_FEED_ID in their place and each costs ESCAPE_BITS
-    symbols = [np.asarray(encode_escaped(model.tokenizer, data), dtype=np.int64) for _, data in docs]
-    escaped = [s < 0 for s in symbols]
-    encoded = [np.where(e, ESCAPE_FEED_ID, s) for s, e in zip(symbols, escaped)]
-    plans = [plan_windows(x.size, window, stride, len(model.prefix)) for x in encoded]
-    records: dict[tuple[int, int], dict] = {}
-    fh = run = None
-    if path is not None:
-        key = _run_key(model, window, stride, per_token)
-        key["documents"] = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in docs)).hexdigest()
-        expected = {(i, k): end - start - n_ctx for i, plan in enumerate(plans)
-                    for k, (start, end, n_ctx, _) in enumerate(plan)}
-        records, dropped = _load_checkpoint(path, key, expected, func)
-        run = _run_digest(key)
-        fresh = dropped or not path.exists() or not path.read_bytes().strip()
-        fh = _open_checkpoint(path, key, fresh, func, keep=records)
-    todo = [(i, k) for i, plan in enumerate(plans) for k in range(len(plan)) if (i, k) not in records]
-    jobs = []
-    for i, k in todo:
-        start, end, n_ctx, with_prefix = plans[i][k]
-        jobs.append((encoded[i][start:end], n_ctx, with_prefix))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=int(sum(len(ids) - n_ctx for ids, n_ctx, _ in jobs)), unit="tok",
-                   desc=f"scoring {model.name}", leave=False)
-    try:
-        for j, sur, ent in _score_windows(model, jobs, batch_size, entropy=per_token):
-            i, k = todo[j]
-            sur = sur / LN2
-            start, end, n_ctx, _ = plans[i][k]
-            sur[escaped[i][start + n_ctx:end]] = ESCAPE_BITS
-            rec = {"index": i, "window": k, "n_tokens": int(sur.size), "total_bits": float(sur.sum())}
-            if per_token:
-                rec["surprisal_bits"] = sur.tolist()
-                rec["entropy_bits"] = (ent / LN2).tolist()
-            records[(i, k)] = rec
+    with open_pool(model, ray=ray, workers=workers, needs=("score",), func=func,
+                   load_options=load_options) as pool:
+        view = pool.view
+        window, stride = _checked_window(view, window, stride, func)
+        # bytes the tokenizer cannot represent are escaped (theory §12; coding uses the same escape):
+        # the model is fed ESCAPE_FEED_ID in their place and each costs ESCAPE_BITS
+        per = max(1, -(-len(docs) // pool.workers))
+        parts = pool.map_ordered("score.encode", [[d for _, d in docs[a:a + per]]
+                                                  for a in range(0, len(docs), per)])
+        symbols = [s for part in parts for s in part]
+        escaped = [s < 0 for s in symbols]
+        encoded = [np.where(e, ESCAPE_FEED_ID, s) for s, e in zip(symbols, escaped)]
+        plans = [plan_windows(x.size, window, stride, len(view.prefix)) for x in encoded]
+        records: dict[tuple[int, int], dict] = {}
+        fh = run = None
+        if path is not None:
+            key = _run_key(view, window, stride, per_token)
+            key["documents"] = hashlib.sha256(b"".join(hashlib.sha256(d).digest() for _, d in docs)).hexdigest()
+            expected = {(i, k): end - start - n_ctx for i, plan in enumerate(plans)
+                        for k, (start, end, n_ctx, _) in enumerate(plan)}
+            records, dropped = _load_checkpoint(path, key, expected, func)
+            run = _run_digest(key)
+            fresh = dropped or not path.exists() or not path.read_bytes().strip()
+            fh = _open_checkpoint(path, key, fresh, func, keep=records)
+        where = [(i, k) for i, plan in enumerate(plans) for k in range(len(plan))]
+        jobs = []
+        for i, k in where:
+            start, end, n_ctx, with_prefix = plans[i][k]
+            jobs.append((encoded[i][start:end], n_ctx, with_prefix))
+        # the calls are planned over every window, so a resumed run makes the same calls; a call
+        # whose windows are all in the checkpoint is skipped
+        groups = [g for g in plan_batches(jobs, batch_size, batch_tokens)
+                  if not all(where[j] in records for j in g)]
+        saved = set(records)          # a call that is run again writes only its missing windows
+        shards = _shards(groups, jobs, pool.workers, SHARD_TOKENS)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            total = sum(len(jobs[j][0]) - jobs[j][1] for g in groups for j in g)
+            bar = tqdm(total=int(total), unit="tok", desc=f"scoring {view.name}", leave=False,
+                       postfix={"workers": pool.workers} if pool.workers > 1 else None)
+        try:
+            tasks = [([[jobs[j] for j in g] for g in shard], per_token) for shard in shards]
+            for s, result in pool.map("score.windows", tasks):
+                for g, stats in zip(shards[s], result):
+                    for j, (sur, ent) in zip(g, stats):
+                        i, k = where[j]
+                        sur = sur / LN2
+                        start, end, n_ctx, _ = plans[i][k]
+                        sur[escaped[i][start + n_ctx:end]] = ESCAPE_BITS
+                        rec = {"index": i, "window": k, "n_tokens": int(sur.size),
+                               "total_bits": float(sur.sum())}
+                        if per_token:
+                            rec["surprisal_bits"] = sur.tolist()
+                            rec["entropy_bits"] = (ent / LN2).tolist()
+                        records[(i, k)] = rec
+                        if fh is not None and (i, k) not in saved:
+                            _write_record(fh, rec, run)
+                        if bar is not None:
+                            bar.update(rec["n_tokens"])
+        finally:
             if fh is not None:
-                _write_record(fh, rec, run)
+                fh.close()
             if bar is not None:
-                bar.update(rec["n_tokens"])
-    finally:
-        if fh is not None:
-            fh.close()
-        if bar is not None:
-            bar.close()
-    return _assemble(model, docs, encoded, plans, records, window, stride, per_token)
+                bar.close()
+    return _assemble(view, docs, encoded, plans, records, window, stride, per_token)
 
 
 def _ratio(a: float, b: int) -> float:
@@ -586,22 +670,28 @@ def _assemble(model, docs, encoded, plans, records, window, stride, per_token) -
 
 
 # ------------------------------------------------------------------------------------ public API
-def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, window: int | None = None,
-                stride: int | None = None, batch_size: int = 8, progress: bool = False,
-                per_token: bool = True, resume: str | os.PathLike | None = None) -> ScoreResult:
+def score_bytes(model: TokenModel | str, data: bytes | str | Sequence[bytes], *, window: int | None = None,
+                stride: int | None = None, batch_size: int | None = None, batch_tokens: int | None = None,
+                progress: bool = False, per_token: bool = True, resume: str | os.PathLike | None = None,
+                ray: str | None = None, workers: int | None = None,
+                load_options: dict | None = None) -> ScoreResult:
     """Bits per token and per byte of `data`: sum_t -log2 p(x_t | x_<t) over tokens, over bytes.
 
     Parameters
     ----------
-    model : TokenModel
+    model : TokenModel or str
+        A model, or a spec (``"builtin:gpt"``, a directory, a hub name) loaded with `load_options`.
     data : bytes, str (encoded as UTF-8) or list of bytes/str (one document each)
     window : int or None, keyword-only
         Tokens fed per call, prefix included; None: the model's `max_context` (whole documents for
         models without a limit). Must not exceed `max_context`.
     stride : int or None, keyword-only
         New tokens scored per later window, 1..window; None: `window` (disjoint windows).
-    batch_size : int, keyword-only
-        Windows per model call.
+    batch_size : int or None, keyword-only
+        Most windows per model call. None: 8, or no row limit when `batch_tokens` is given.
+    batch_tokens : int or None, keyword-only
+        Token budget of a model call: windows (sorted by length, longest first, so little is
+        padding) are added while rows x the longest window stays within it. None: no budget.
     progress : bool, keyword-only
         Show a tqdm progress bar on stderr. Default False: library calls are silent (the
         ``seminfo score`` command passes True unless ``--no-progress``).
@@ -610,7 +700,17 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
     resume : path or None, keyword-only
         JSONL checkpoint file: every scored window is appended with a sha256 of its content, and
         skipped on a restart of the same run once verified (damaged records are scored again). Its
-        folder must exist.
+        folder must exist. With `ray`, each finished shard's windows are written as they come back.
+    ray : str or None, keyword-only
+        Run the model calls on Ray actors that each hold the model: ``"local"`` (a Ray instance on
+        this machine) or a cluster address (``"auto"``, ``"ray://head:10001"``). Needs the ``ray``
+        extra. The calls and the order of the sums do not depend on the number of workers, so the
+        totals equal the single-process run's (docs/scale.md). None (default): this process.
+    workers : int or None, keyword-only
+        Ray actors (only with `ray`); None: one per GPU of the cluster, else one per CPU.
+    load_options : dict or None, keyword-only
+        ``device``, ``dtype``, ``trust_remote_code``, ``allow_unsafe_weights`` of
+        :func:`seminfo.load_model`, used where a spec `model` is loaded (here, or by each worker).
 
     Returns
     -------
@@ -632,23 +732,26 @@ def score_bytes(model: TokenModel, data: bytes | str | Sequence[bytes], *, windo
         raise InputError("The `data` parameter of score_bytes must be bytes or str; to score a file or "
                          "a directory use score_text(model, pathlib.Path(...)).")
     return _score_documents(model, read_documents(data, func="score_bytes"), window=window,
-                            stride=stride, batch_size=batch_size, progress=progress,
-                            per_token=per_token, resume=resume, func="score_bytes")
+                            stride=stride, batch_size=batch_size, batch_tokens=batch_tokens,
+                            progress=progress, per_token=per_token, resume=resume, ray=ray,
+                            workers=workers, load_options=load_options, func="score_bytes")
 
 
-def score_text(model: TokenModel, source: Any, *, window: int | None = None, stride: int | None = None,
-               batch_size: int = 8, progress: bool = False, per_token: bool = True,
-               resume: str | os.PathLike | None = None) -> ScoreResult:
+def score_text(model: TokenModel | str, source: Any, *, window: int | None = None,
+               stride: int | None = None, batch_size: int | None = None, batch_tokens: int | None = None,
+               progress: bool = False, per_token: bool = True, resume: str | os.PathLike | None = None,
+               ray: str | None = None, workers: int | None = None,
+               load_options: dict | None = None) -> ScoreResult:
     """Score a text, a file, a directory or a JSONL corpus: bits/token and bits/byte by totals.
 
     Parameters
     ----------
-    model : TokenModel
+    model : TokenModel or str
     source : str, pathlib.Path or list
         A str is the text itself; a ``pathlib.Path`` names a file, a directory (its ``*.txt``,
         ``*.md``, ``*.rst`` files, recursively, sorted) or a ``.jsonl`` file (field ``"text"`` per
         line); a list holds one str/bytes per document.
-    window, stride, batch_size, progress, per_token, resume
+    window, stride, batch_size, batch_tokens, progress, per_token, resume, ray, workers, load_options
         As in :func:`score_bytes`.
 
     Returns
@@ -657,5 +760,6 @@ def score_text(model: TokenModel, source: Any, *, window: int | None = None, str
         One row per document; corpus figures are ratios of totals over all documents.
     """
     return _score_documents(model, read_documents(source), window=window, stride=stride,
-                            batch_size=batch_size, progress=progress, per_token=per_token, resume=resume,
-                            func="score_text")
+                            batch_size=batch_size, batch_tokens=batch_tokens, progress=progress,
+                            per_token=per_token, resume=resume, ray=ray, workers=workers,
+                            load_options=load_options, func="score_text")
