@@ -94,14 +94,57 @@ def test_pack_read_round_trip_without_a_model():
 
 
 def test_an_archive_without_model_blocks_has_a_small_fixed_header():
-    """Raw storage costs 8 magic + 2 version + 2 coder/flags + 8 bytes of sha256 + 2 varints (length,
-    blocks; no window, keep or batch without a model) + one block entry (method, 2 varints, crc32) + 4
-    header crc32: 33 bytes for a 100-byte block."""
+    """Several blocks without a model (format 2) cost 8 magic + 2 version + 2 coder/flags + 8 bytes of
+    sha256 + 2 varints (length, blocks; no window, keep or batch without a model) + one entry per block
+    (method, 2 varints, crc32) + 4 header crc32. One such block takes the compact form (format 3):
+    4 magic + method + 2 length varints + one crc32, 11 bytes for a 100-byte block."""
     data = bytes(range(100))
-    a = pack(data=data, window=0, keep=0, batch_size=1, fingerprint="", spec="",
-             blocks=[("raw", 100, 0, data)])
-    assert len(a) - len(data) == 8 + 2 + 2 + 8 + 2 + (1 + 1 + 1 + 4) + 4 == 33
-    assert decompress(a) == data                       # no model named, none needed
+    two = pack(data=data, window=0, keep=0, batch_size=1, fingerprint="", spec="",
+               blocks=[("raw", 50, 0, data[:50]), ("raw", 50, 0, data[50:])])
+    assert len(two) - len(data) == 8 + 2 + 2 + 8 + 2 + 2 * (1 + 1 + 1 + 4) + 4 == 40
+    assert read_header(two).version == 2 and decompress(two) == data
+    one = pack(data=data, window=0, keep=0, batch_size=1, fingerprint="", spec="",
+               blocks=[("raw", 100, 0, data)])
+    assert len(one) - len(data) == 4 + 1 + 1 + 1 + 4 == 11
+    assert read_header(one).version == 3 and decompress(one) == data      # no model named, none needed
+
+
+def _compact_archives():
+    from seminfo.coding.methods import standard_payloads
+    data = (b"compact archives hold one block that needs no model. " * 30) + bytes(range(256))
+    return data, {m: pack(data=data, window=0, keep=0, batch_size=1, fingerprint="", spec="",
+                          blocks=[(m, len(data), 0, p)]) for m, p in standard_payloads(data).items()}
+
+
+def test_compact_archives_round_trip_and_reject_every_damage():
+    """raw, zstd and xz in the compact form: they decode, and every truncation, extension and single-bit
+    flip is an ArchiveError, never wrong bytes (the crc32 of the original bytes catches what the
+    payload's own decoder lets through)."""
+    data, archives = _compact_archives()
+    assert set(archives) == {"raw", "zstd", "xz"}
+    for method, a in archives.items():
+        h = read_header(a)
+        assert (h.version, h.blocks[0].method, h.original_length) == (3, method, len(data))
+        assert decompress(a) == data and h.matches(data) and not h.matches(data[:-1] + b"?")
+        for n in range(len(a)):
+            with pytest.raises(ArchiveError):
+                decompress(a[:n])
+        with pytest.raises(ArchiveError):
+            decompress(a + b"\x00")
+        for i in range(min(len(a), 48)):
+            for bit in (0, 5):
+                damaged = bytearray(a)
+                damaged[i] ^= 1 << bit
+                with pytest.raises(ArchiveError):
+                    decompress(bytes(damaged))
+    assert len(archives["zstd"]) < len(archives["raw"])
+
+
+def test_a_compact_zstd_archive_is_a_few_bytes_from_zstd_alone():
+    from seminfo.coding.baselines import COMPRESSORS
+    data, archives = _compact_archives()
+    alone = len(COMPRESSORS["zstd -19"](data))
+    assert len(archives["zstd"]) - alone <= 8
 
 
 class NextByte(TokenModel):

@@ -234,3 +234,11 @@ def test_compile_switch(gpt):
     assert compiled.total_bits == pytest.approx(plain.total_bits, rel=1e-6)   # rounding differs
     assert fast.compile_seconds > 0 and gpt.compile_seconds == 0
     assert fast.fingerprint() == gpt.fingerprint()                            # same weights
+
+
+def test_queued_calls_without_host_copies_give_the_same_bits(gpt, valid_single, monkeypatch):
+    """The GPU path (every call of a shard queued, results copied back once) run on the CPU."""
+    from seminfo.models import scoring
+    monkeypatch.setattr(scoring, "_on_device", lambda model: model is not None)
+    queued = score_text(gpt, corpus_path("valid"), per_token=False)
+    assert queued.total_bits == valid_single.total_bits

@@ -43,7 +43,6 @@ References
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import pathlib
@@ -726,8 +725,9 @@ def decompress_detailed(archive: bytes, model: Any = None, *, device: str = "aut
                                    f"{header.blocks[i].original_bytes}.{why}")
             parts[i] = part
     data = b"".join(parts[i] for i in range(len(header.blocks)))
-    if hashlib.sha256(data).hexdigest()[:len(header.sha256)] != header.sha256:   # 8 bytes without a model
-        raise ArchiveError(f"The decompressed bytes do not match the archive's sha256.{why}")
+    if not header.matches(data):          # sha256 (8 bytes of it without a model) or the compact crc32
+        what = "crc32" if header.data_crc32 is not None else "sha256"
+        raise ArchiveError(f"The decompressed bytes do not match the archive's {what}.{why}")
     seconds = time.perf_counter() - t0
     return DecompressionResult(data=data, model=name, portable=header.portable, original_bytes=len(data),
                                tokens=n_tok, blocks=len(header.blocks), batch_size=header.batch_size,

@@ -24,6 +24,21 @@ varint (7 bits a byte, low first, at most 10 bytes). Layout of version 2 (docs/c
     4     u32 crc32 of every header byte before this field
     ...   payloads of blocks 0..N-1, concatenated
 
+Compact form (version 3; written for an archive of one block that needs no model: raw, zstd or xz)::
+
+    4     magic b"SMZ3"
+    1     u8 method (0 raw, 3 zstd, 4 xz)
+    v     original length in bytes
+    v     payload length in bytes
+    4     u32 crc32 of: the 4 magic bytes, the method and the two varints, then the payload, then
+          the original bytes (one checksum over everything, checked after decoding)
+    ...   the payload (a zstd frame without its 4-byte magic number, which the reader puts back)
+
+It costs 9 bytes plus two varints (13 bytes for up to 16 kB, 15 for up to 2 MB), so an input that no model helps
+comes out at most a few bytes larger than the standard codec that stores it best. Any damage shows: a
+payload that does not decode, a length that does not match, or a crc32 that differs (a flip in a part
+of a zstd frame that its decoder ignores included).
+
 Version 1 (read only; written by seminfo before 2026-12-05): 8 magic, u16 version 1, u16 coder,
 u64 length, 32 sha256, u32 window, keep, batch, N, u16 F + hex fingerprint, u16 S + spec, N x (u64
 original bytes, u64 tokens, u64 payload bytes, u32 crc32), u32 header crc32, payloads; every block
@@ -50,7 +65,12 @@ from .rangecoder import CODER_ID
 
 MAGIC = b"SEMINFOZ"
 FORMAT_VERSION = 2
-READ_VERSIONS = (1, 2)
+READ_VERSIONS = (1, 2, 3)
+#: Magic number of the compact form (version 3): one block, no model.
+COMPACT_MAGIC = b"SMZ3"
+COMPACT_METHODS = ("raw", "zstd", "xz")
+#: The 4-byte magic number of a zstd frame, left out of compact archives.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 #: Bytes of the sha256 kept in an archive without model-coded blocks: its blocks (raw, zstd, xz) decode
 #: the same on every machine and carry their own crc32, so the digest only guards against corruption.
@@ -143,6 +163,15 @@ class ArchiveHeader(Result):
     header_bytes: int = 0
     portable: bool = False
     machine: str = ""
+    data_crc32: int | None = None
+    crc_seed: int = 0
+
+    def matches(self, data: bytes) -> bool:
+        """True when `data` has the archive's checksum of the original bytes (its sha256, or
+        the first 8 bytes of it, or the compact form's crc32 over header, payload and data)."""
+        if self.data_crc32 is not None:
+            return zlib.crc32(data, self.crc_seed) == self.data_crc32 and len(data) == self.original_length
+        return hashlib.sha256(data).hexdigest()[:len(self.sha256)] == self.sha256
 
     @property
     def payload_bytes(self) -> int:
@@ -210,6 +239,8 @@ def pack(*, data: bytes, window: int, keep: int, batch_size: int, fingerprint: s
         The archive: header, block table, header crc32, payloads.
     """
     has_model = any(m in MODEL_METHODS for m, _, _, _ in blocks)
+    if not has_model and len(blocks) == 1 and blocks[0][0] in COMPACT_METHODS:
+        return _pack_compact(data, blocks[0][0], blocks[0][3])
     flags = (PORTABLE if portable and has_model else 0) | (HAS_MODEL if has_model else 0)
     head = []
     ident = []
@@ -236,6 +267,39 @@ def pack(*, data: bytes, window: int, keep: int, batch_size: int, fingerprint: s
         head += row
     header = b"".join(head)
     return b"".join([header, _U32.pack(zlib.crc32(header)), *(p for _, _, _, p in blocks)])
+
+
+def _pack_compact(data: bytes, method: str, payload: bytes) -> bytes:
+    """The compact form (version 3) of a one-block archive that needs no model."""
+    if method == "zstd":
+        if not payload.startswith(ZSTD_MAGIC):
+            raise ArchiveError("A zstd payload must be a zstd frame (it does not start with its magic number).")
+        payload = payload[len(ZSTD_MAGIC):]
+    head = COMPACT_MAGIC + bytes([METHOD_IDS[method]]) + varint(len(data)) + varint(len(payload))
+    crc = zlib.crc32(data, zlib.crc32(payload, zlib.crc32(head)))
+    return b"".join([head, _U32.pack(crc), payload])
+
+
+def _read_compact(buf: bytes) -> ArchiveHeader:
+    r = _Reader(buf)
+    r.take(len(COMPACT_MAGIC), "magic number")
+    (method_id,) = r.take(1, "block method")
+    method = METHODS.get(method_id)
+    if method not in COMPACT_METHODS:
+        raise ArchiveError(f"The archive's header is corrupted: block method {method_id} is not one "
+                           "of a compact archive's (0 raw, 3 zstd, 4 xz).")
+    length = r.varint("original length")
+    n_payload = r.varint("payload length")
+    head = buf[:r.pos]
+    (crc,) = _U32.unpack(r.take(4, "crc32 of the archive"))
+    payload = buf[r.pos:r.pos + n_payload]
+    block = BlockEntry(original_bytes=length, tokens=0, payload_bytes=n_payload,
+                       payload_crc32=zlib.crc32(payload), method=method)
+    header = ArchiveHeader(version=3, coder=0, original_length=length, sha256="", window=0, keep=0,
+                           batch_size=1, fingerprint="", spec="", blocks=(block,), header_bytes=r.pos,
+                           data_crc32=crc, crc_seed=zlib.crc32(payload, zlib.crc32(head)))
+    _check_lengths(buf, header)
+    return header
 
 
 class _Reader:
@@ -281,15 +345,17 @@ def read_header(archive: bytes) -> ArchiveHeader:
         Not an archive, unknown version, coder, flag or method, truncated, extended or corrupted.
     """
     buf = bytes(archive)
+    if buf.startswith(COMPACT_MAGIC):
+        return _read_compact(buf)
     r = _Reader(buf)
     magic = r.take(8, "magic number")
     if magic != MAGIC:
         raise ArchiveError(f"This is not a seminfo archive: it starts with {magic!r}, not {MAGIC!r}.")
     (version,) = _U16.unpack(r.take(2, "format version"))
-    if version not in READ_VERSIONS:
+    if version not in (1, 2):
         raise ArchiveError(f"The archive has format version {version}, which this seminfo does not "
-                           f"read (it reads versions {', '.join(map(str, READ_VERSIONS))}); use the "
-                           "seminfo that wrote it.")
+                           "read (it reads versions 1 and 2 of this layout, and the compact version 3, "
+                           "magic SMZ3); use the seminfo that wrote it.")
     header = _read_v1(buf) if version == 1 else _read_v2(buf, r)
     _check_lengths(buf, header)
     return header
@@ -416,5 +482,7 @@ def payloads(archive: bytes, header: ArchiveHeader) -> list[bytes]:
         pos += b.payload_bytes
         if zlib.crc32(p) != b.payload_crc32:
             raise ArchiveError(f"Block {i} of the archive is corrupted: its crc32 does not match.")
+        if header.version == 3 and b.method == "zstd":
+            p = ZSTD_MAGIC + p                        # the compact form leaves the frame's magic out
         out.append(p)
     return out

@@ -11,7 +11,6 @@ model (its header's sha256 and spec are checked), so a restarted run skips finis
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
 import time
 from dataclasses import dataclass
@@ -103,14 +102,13 @@ def _out_dir(dst: Any, src: pathlib.Path, func: str) -> pathlib.Path:
 
 
 def _kept(path: pathlib.Path, data: bytes, spec: str | None) -> bool:
-    """True when `path` is an archive of exactly `data` (by its header's sha256) made with `spec`."""
+    """True when `path` is an archive of exactly `data` (by its header's checksum) made with `spec`."""
     from .container import read_header
     try:
         header = read_header(path.read_bytes())
     except (OSError, ArchiveError, InputError):
         return False
-    digest = hashlib.sha256(data).hexdigest()
-    return (header.original_length == len(data) and digest.startswith(header.sha256)
+    return (header.original_length == len(data) and header.matches(data)
             and (spec is None or header.spec == spec or not header.needs_model))
 
 

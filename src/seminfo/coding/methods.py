@@ -63,9 +63,14 @@ def unpack(method: str, payload: bytes, n_bytes: int, index: int) -> bytes:
         try:
             dec = lzma.LZMADecompressor(format=lzma.FORMAT_RAW, filters=_lzma_filters(n_bytes))
             out = dec.decompress(payload, max_length=n_bytes + 1)
+            if len(out) == n_bytes and not dec.eof:
+                out += dec.decompress(b"", max_length=1)     # the end marker after the last byte
         except lzma.LZMAError as exc:
             raise ArchiveError(f"Block {index} of the archive (xz) cannot be decoded ({exc}); the "
                                "archive is corrupted.") from None
+        if not dec.eof or dec.unused_data:
+            raise ArchiveError(f"Block {index} of the archive (xz) does not end where its stream ends; "
+                               "the archive is truncated or corrupted.")
     elif method == "zstd":
         zstandard = _zstandard()
         if zstandard is None:

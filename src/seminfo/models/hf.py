@@ -246,10 +246,12 @@ class HFModel(HFWrapped, TokenModel):
         return lp[:, skip:].cpu().numpy()
 
     def token_stats(self, ids: np.ndarray, *, n_context: int = 0, prefix: bool = True,
-                    entropy: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+                    entropy: bool = True, to_host: bool = True) -> tuple[Any, Any]:
         """Surprisal -log p(x_t | x_<t) and entropy H(p(. | x_<t)) in nats, reduced on the device.
 
         Same contract as :meth:`TokenModel.token_stats`; returns float64 arrays (B, T - n_context).
+        With ``to_host=False`` they stay float64 tensors on the model's device and nothing waits
+        for the device: scoring queues several calls and copies their results back at once.
         """
         from .._validate import as_int
         func = "HFModel.token_stats"
@@ -272,6 +274,8 @@ class HFModel(HFWrapped, TokenModel):
         sur = torch.empty(targets.shape, dtype=torch.float64, device=self.device)
         ent = torch.empty(targets.shape, dtype=torch.float64, device=self.device) if entropy else None
         if targets.shape[1] == 0:
+            if not to_host:
+                return sur, ent
             return np.zeros((B, 0)), (np.zeros((B, 0)) if entropy else None)
         with torch.inference_mode():
             inp = x[:, : P + T - 1] if T + P - 1 > 0 else x
@@ -297,6 +301,8 @@ class HFModel(HFWrapped, TokenModel):
                 s_flat[a:b] = -lp.gather(-1, flat[a:b, None])[:, 0].double()
                 if e_flat is not None:
                     e_flat[a:b] = -(lp.exp() * lp).sum(-1).double()
+        if not to_host:
+            return sur, ent
         return sur.cpu().numpy(), (None if ent is None else ent.cpu().numpy())
 
     def begin(self, batch_size: int = 1) -> ModelState:

@@ -497,22 +497,37 @@ def plan_batches(jobs: Sequence[tuple[np.ndarray, int, bool]], batch_size: int |
     return groups
 
 
-def run_windows(model: TokenModel, windows: Sequence[tuple[np.ndarray, int, bool]], entropy: bool
-                ) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """One model call over windows of one signature (right-padded; the models are causal, so padding
-    never changes a scored position): ``(surprisal, entropy)`` per window, nats, float64."""
-    n_ctx, with_prefix = windows[0][1], windows[0][2]
+def _pad(windows: Sequence[tuple[np.ndarray, int, bool]]) -> np.ndarray:
+    """The windows of one call right-padded into a (rows, width) batch (the models are causal, so
+    padding never changes a scored position)."""
     width = max(len(w[0]) for w in windows)
     batch = np.zeros((len(windows), width), dtype=np.int64)
     for r, w in enumerate(windows):
         batch[r, : len(w[0])] = w[0]
-    sur, ent = model.token_stats(batch, n_context=n_ctx, prefix=with_prefix, entropy=entropy)
+    return batch
+
+
+def _rows(windows, sur, ent) -> list[tuple[np.ndarray, np.ndarray | None]]:
     out = []
     for r, w in enumerate(windows):
-        n = len(w[0]) - n_ctx
+        n = len(w[0]) - w[1]
         out.append((np.asarray(sur[r, :n], dtype=np.float64),
                     None if ent is None else np.asarray(ent[r, :n], dtype=np.float64)))
     return out
+
+
+def run_windows(model: TokenModel, windows: Sequence[tuple[np.ndarray, int, bool]], entropy: bool
+                ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """One model call over windows of one signature: ``(surprisal, entropy)`` per window, nats,
+    float64."""
+    sur, ent = model.token_stats(_pad(windows), n_context=windows[0][1], prefix=windows[0][2],
+                                 entropy=entropy)
+    return _rows(windows, sur, ent)
+
+
+def _on_device(model: Any) -> bool:
+    """True for a model on an accelerator whose token_stats can leave results there (to_host)."""
+    return str(getattr(model, "device", "cpu")) != "cpu" and hasattr(model, "hf_model")
 
 
 def _score_windows(model: TokenModel, jobs: list[tuple[np.ndarray, int, bool]], batch_size: int | None,
@@ -535,13 +550,20 @@ def score_shard(model: TokenModel, shard: tuple[list, bool]) -> list[list[tuple]
     """Work function of a model pool: ``shard = (calls, entropy)``, each call a list of windows;
     returns, per call, :func:`run_windows`'s ``(surprisal, entropy)`` per window."""
     calls, entropy = shard
-    return [run_windows(model, call, entropy) for call in calls]
+    if not _on_device(model):
+        return [run_windows(model, call, entropy) for call in calls]
+    # on a GPU every call is queued before anything is copied back: one wait per shard, not per call
+    pending = [model.token_stats(_pad(call), n_context=call[0][1], prefix=call[0][2], entropy=entropy,
+                                 to_host=False) for call in calls]
+    return [_rows(call, sur.cpu().numpy(), None if ent is None else ent.cpu().numpy())
+            for call, (sur, ent) in zip(calls, pending)]
 
 
-def _shards(groups: list[list[int]], jobs: list, workers: int, shard_tokens: int) -> list[list[list[int]]]:
-    """Consecutive model calls handed to a worker at once: one call per shard in this process; over
-    Ray, calls up to `shard_tokens` tokens (fewer round trips; the calls themselves do not change)."""
-    if workers == 1:
+def _shards(groups: list[list[int]], jobs: list, per_call: bool, shard_tokens: int) -> list[list[list[int]]]:
+    """Consecutive model calls handed to a worker at once: one call per shard in this process on a
+    CPU (`per_call`); over Ray or on a GPU, calls up to `shard_tokens` tokens (fewer round trips
+    and device waits; the calls themselves do not change)."""
+    if per_call:
         return [[g] for g in groups]
     shards, cur, size = [], [], 0
     for g in groups:
@@ -607,7 +629,8 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
         groups = [g for g in plan_batches(jobs, batch_size, batch_tokens)
                   if not all(where[j] in records for j in g)]
         saved = set(records)          # a call that is run again writes only its missing windows
-        shards = _shards(groups, jobs, pool.workers, SHARD_TOKENS)
+        per_call = pool.workers == 1 and not _on_device(getattr(pool, "model", None))
+        shards = _shards(groups, jobs, per_call, SHARD_TOKENS)
         bar = None
         if progress:
             from tqdm.auto import tqdm
