@@ -473,16 +473,55 @@ def int_linear(x, lin: QLinear):
     """
     shape = x.shape
     x2 = x.reshape(-1, shape[-1])
-    M = x2.shape[0]
     acc, e = _split_product(x2, lin)
-    y = _i64(acc[:M])
+    y = _finish(acc, x2.shape[0], e, lin)
+    return y.reshape(*shape[:-1], y.shape[-1])
+
+
+def _finish(acc, M: int, e, lin: QLinear, cols: slice = slice(None)):
+    """int64 outputs at F bits from the int32 products `acc` (2M, N) of :func:`_split_product`
+    (columns `cols` of them: one layer of a :class:`QStack`)."""
+    y = _i64(acc[:M, cols])
     y <<= 7
-    y += acc[M:]
+    y += acc[M:, cols]
     y *= lin.m2.of(y)
     y >>= lin.shift - e
     y += lin.b1.of(y)
     y >>= 1
-    return y.reshape(*shape[:-1], y.shape[-1])
+    return y
+
+
+class QStack:
+    """Several :class:`QLinear` applied to the same input with ONE int8 product (their weights side by
+    side), giving exactly the integers of applying each one alone.
+
+    Each layer alone clips its input to its own limit before scaling it (see :func:`_split_product`);
+    when no input value reaches the smallest of those limits the clips change nothing, the scaled
+    input is the same for all, and the columns of the one product are each layer's product. Inputs
+    that reach a limit (never seen in practice) take the layers one by one. Used where a decoder
+    runs q, k, v (and gate, up) on the same normalised row, one token at a time.
+    """
+
+    def __init__(self, lins: list):
+        import torch
+        self.lins = list(lins)
+        self.qt = torch.cat([lin.qt for lin in self.lins], 1).contiguous()      # (K, sum N)
+        self.shift = min(lin.shift for lin in self.lins)                        # the smallest limit
+        bounds = np.cumsum([0] + [int(lin.q.shape[0]) for lin in self.lins])
+        self.cols = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    def __call__(self, x) -> list:
+        shape = x.shape
+        x2 = x.reshape(-1, shape[-1])
+        lim = (1 << min(14 + self.shift, 62)) - 1
+        if int(_amax(abs(x2)).max()) > lim:
+            return [int_linear(x, lin) for lin in self.lins]
+        acc, e = _split_product(x2, self)
+        out = []
+        for lin, cols in zip(self.lins, self.cols):
+            y = _finish(acc, x2.shape[0], e, lin, cols)
+            out.append(y.reshape(*shape[:-1], y.shape[-1]))
+        return out
 
 
 def norm_eps_table(eps: float, d: int, *, center: bool):

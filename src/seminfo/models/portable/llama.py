@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ModelMismatchError
-from .fixed import F, G, Pair, QLinear, _cat, _clip, _clip_, _i64, act_table, arange, attention, lookup, \
+from .fixed import F, G, Pair, QLinear, QStack, _cat, _clip, _clip_, _i64, act_table, arange, attention, lookup, \
     norm_eps_table, norm_rows, prepare_kv, rope_table, rshift_round, table_digest
 from .model import PortableTransformer
 
@@ -156,6 +156,9 @@ class IntLlama(PortableTransformer):
         self._silu, self._silu_d = Pair(t, dev), Pair(t[1:] - t[:-1], dev)
         self._cos, self._sin, self._eps = Pair(self.cos, dev), Pair(self.sin, dev), Pair(self._eps_tab, dev)
         self._gains = [(Pair(lay["ln_1"], dev), Pair(lay["ln_2"], dev)) for lay in self.layers]
+        # q, k, v and gate, up read the same rows: one int8 product each (same integers)
+        self._stacks = [(QStack([lay["q"], lay["k"], lay["v"]]), QStack([lay["gate"], lay["up"]]))
+                        for lay in self.layers]
         self._norm = Pair(self.norm, dev)
 
     def n_parameters(self) -> int:
@@ -192,17 +195,19 @@ class IntLlama(PortableTransformer):
         q_pos = _cat([arange(ids, pos0, pos0 + T)] * rep)                           # rows of a group
         k_pos = arange(ids, 0, pos0 + T)
         tabs = self._tables()
-        for lay, kv, (g1, g2) in zip(self.layers, cache, self._gains):
+        for lay, kv, (g1, g2), (qkv, gate_up) in zip(self.layers, cache, self._gains, self._stacks):
             h = self._rms(x, g1)
-            q = self._rope(lay["q"](h).reshape(B, T, H, hs).swapaxes(1, 2), pos0)   # (B, H, T, hs)
-            k = self._rope(lay["k"](h).reshape(B, T, Hk, hs).swapaxes(1, 2), pos0)  # (B, Hk, T, hs)
-            v = lay["v"](h).reshape(B, T, Hk, hs).swapaxes(1, 2)
+            q, k, v = qkv(h)
+            q = self._rope(q.reshape(B, T, H, hs).swapaxes(1, 2), pos0)             # (B, H, T, hs)
+            k = self._rope(k.reshape(B, T, Hk, hs).swapaxes(1, 2), pos0)            # (B, Hk, T, hs)
+            v = v.reshape(B, T, Hk, hs).swapaxes(1, 2)
             keys = kv.append(prepare_kv(k, v))
             o = attention(q.reshape(B, Hk, rep * T, hs), keys, q_pos, k_pos, tabs)  # (B, Hk, rep T, hs)
             x += lay["o"](o.reshape(B, H, T, hs).swapaxes(1, 2).reshape(B, T, H * hs))
             h = self._rms(x, g2)
-            gate = _clip_(lookup(lay["gate"](h), "silu", self._silu, self._silu_d), -_MUL_CLAMP, _MUL_CLAMP)
-            gate *= _clip_(lay["up"](h), -_MUL_CLAMP, _MUL_CLAMP)
+            gate, up = gate_up(h)
+            gate = _clip_(lookup(gate, "silu", self._silu, self._silu_d), -_MUL_CLAMP, _MUL_CLAMP)
+            gate *= _clip_(up, -_MUL_CLAMP, _MUL_CLAMP)
             x += lay["down"](rshift_round(gate, F))
         return self._rms(x, self._norm)
 
