@@ -273,3 +273,24 @@ def test_rows_and_ids_are_pinned(spec):
     ids = np.asarray(m.tokenizer.encode(corpus_path("valid").read_bytes()[:2000]), dtype=np.int64)[:120]
     rows = m.freq_table(ids.reshape(2, 60)).astype("<i8").tobytes()
     assert (hashlib.sha256(rows).hexdigest(), m.portable_id()) == PINNED_ROWS[spec]
+
+
+def test_a_stack_of_linears_gives_each_linear_s_integers():
+    """QStack (one int8 product for q, k, v) equals the layers one by one, bit for bit, for numpy and
+    torch inputs, and for inputs large enough to reach a layer's clip limit (the exact fallback)."""
+    import torch
+    from seminfo.models.portable.fixed import F, QLinear, QStack, int_linear
+    gen = torch.Generator().manual_seed(3)
+    lins = [QLinear.from_float(torch.randn(48, n, generator=gen) * s, torch.randn(n, generator=gen))
+            for n, s in ((48, 0.05), (16, 3.0), (16, 1e-4))]
+    stack = QStack(lins)
+    rng = np.random.default_rng(0)
+    big = (1 << (14 + stack.shift)) * 4
+    for x in (rng.integers(-(1 << (F + 4)), 1 << (F + 4), size=(5, 48)),
+              rng.integers(-(1 << (F + 4)), 1 << (F + 4), size=(2, 3, 48)),
+              np.concatenate([rng.integers(-big, big, size=(2, 48)), np.zeros((1, 48), np.int64)])):
+        for arg in (x.astype(np.int64), torch.from_numpy(x.astype(np.int64))):
+            together = stack(arg)
+            for lin, y in zip(lins, together):
+                alone = int_linear(arg, lin)
+                np.testing.assert_array_equal(np.asarray(y), np.asarray(alone))
