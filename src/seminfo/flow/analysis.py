@@ -236,13 +236,12 @@ def _mixture_bar(model, prompt, response, n_tokens, prompts, n_samples, name):
     """A tqdm bar over the positions the prompt-set mixture scores: (1 + n_samples) rows, each
     scoring every prompt followed by the n response tokens."""
     from tqdm.auto import tqdm
-    n = n_tokens if response is None else len(_encode_any(model, response))
-    total = (1 + n_samples) * sum(len(_encode_any(model, p)) + n for p in prompts)
+
+    from .density import _encode
+    func = "analyze_flow"
+    n = n_tokens if response is None else len(_encode(model, response, "response", func))
+    total = (1 + n_samples) * sum(len(_encode(model, p, "prompts", func)) + n for p in prompts)
     return tqdm(total=int(total), unit="tok", desc=f"prompt-set mixture ({name})", leave=False)
-
-
-def _encode_any(model, text):
-    return list(model.tokenizer.encode(text)) if isinstance(text, (str, bytes)) else list(text)
 
 
 def _analyze(model, name, prompt, response, n_tokens, prompts, weights, answers, n_paths, path_tokens,

@@ -516,13 +516,17 @@ def _rows(windows, sur, ent) -> list[tuple[np.ndarray, np.ndarray | None]]:
     return out
 
 
+def _call(model: TokenModel, windows: Sequence[tuple[np.ndarray, int, bool]], entropy: bool, **kw):
+    """token_stats over the padded windows of one call (one signature)."""
+    return model.token_stats(_pad(windows), n_context=windows[0][1], prefix=windows[0][2],
+                             entropy=entropy, **kw)
+
+
 def run_windows(model: TokenModel, windows: Sequence[tuple[np.ndarray, int, bool]], entropy: bool
                 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """One model call over windows of one signature: ``(surprisal, entropy)`` per window, nats,
     float64."""
-    sur, ent = model.token_stats(_pad(windows), n_context=windows[0][1], prefix=windows[0][2],
-                                 entropy=entropy)
-    return _rows(windows, sur, ent)
+    return _rows(windows, *_call(model, windows, entropy))
 
 
 def _on_device(model: Any) -> bool:
@@ -553,8 +557,7 @@ def score_shard(model: TokenModel, shard: tuple[list, bool]) -> list[list[tuple]
     if not _on_device(model):
         return [run_windows(model, call, entropy) for call in calls]
     # on a GPU every call is queued before anything is copied back: one wait per shard, not per call
-    pending = [model.token_stats(_pad(call), n_context=call[0][1], prefix=call[0][2], entropy=entropy,
-                                 to_host=False) for call in calls]
+    pending = [_call(model, call, entropy, to_host=False) for call in calls]
     return [_rows(call, sur.cpu().numpy(), None if ent is None else ent.cpu().numpy())
             for call, (sur, ent) in zip(calls, pending)]
 
@@ -629,7 +632,7 @@ def _score_documents(model: TokenModel, docs: list[tuple[str, bytes]], *, window
         groups = [g for g in plan_batches(jobs, batch_size, batch_tokens)
                   if not all(where[j] in records for j in g)]
         saved = set(records)          # a call that is run again writes only its missing windows
-        per_call = pool.workers == 1 and not _on_device(getattr(pool, "model", None))
+        per_call = pool.workers == 1 and not _on_device(pool.view)
         shards = _shards(groups, jobs, per_call, SHARD_TOKENS)
         bar = None
         if progress:
