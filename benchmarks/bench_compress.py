@@ -79,18 +79,27 @@ def portable_study(spec: str, data: bytes) -> list[dict]:
     """Portable (integer) path against the float path: bits and speeds, one block and 8 blocks."""
     from seminfo.coding import compress, decompress_detailed
     from seminfo.models import load_model
-    from seminfo.models.portable import portable_model
+    import contextlib
+    from seminfo.models.portable import fast, portable_model
     from seminfo.models.scoring import score_bytes
     float_model = load_model(spec, device="cpu")
     port = portable_model(float_model, device="cpu")
     rows = []
-    for label, m, portable in (("float", float_model, False), ("portable", port, True)):
-        t0 = time.perf_counter()
-        s = score_bytes(m, data, per_token=False)
-        t_score = time.perf_counter() - t0
+    runs = [("float", float_model, False, contextlib.nullcontext)]
+    if fast.available():                     # the fused C kernels, and the numpy kernels they replace
+        runs += [("portable (C kernels)", port, True, contextlib.nullcontext),
+                 ("portable (numpy kernels)", port, True, fast.disabled)]
+    else:
+        runs += [("portable (numpy kernels)", port, True, contextlib.nullcontext)]
+    for label, m, portable, mode in runs:
+        with mode():
+            t0 = time.perf_counter()
+            s = score_bytes(m, data, per_token=False)
+            t_score = time.perf_counter() - t0
         for blocks in (None, 8):
-            r = compress(data, m, portable=portable, blocks=blocks, methods="model")
-            d = decompress_detailed(r.archive, m)
+            with mode():
+                r = compress(data, m, portable=portable, blocks=blocks, methods="model")
+                d = decompress_detailed(r.archive, m)
             if d.data != data:
                 raise SystemExit(f"round trip failed for {spec} ({label})")
             rows.append({"model": spec, "path": label, "blocks": blocks or 1, "tokens": r.tokens,

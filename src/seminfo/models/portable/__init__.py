@@ -60,13 +60,19 @@ Why it is exact (transformers)
 Speed
 -----
 Decoding one token at a time is bound by the cost per operation, not by arithmetic (the int8
-products are cheap). On the CPU, small calls (decoding) therefore run on numpy arrays (numpy's cost
-per call on small arrays is about a third of torch's) with only the products going through torch
-(sharing memory, no copy); large calls (scoring, encoding) and other devices run on torch tensors.
-The same kernel code serves both and computes the same integers (a test runs the torch path on the
-CPU against the numpy one, and one cache through both). The kernels also fold constants
-(``2 m_c``, ``2 b_c + 1``, ``b 2^G + 2^(G-1)``, the table differences) so that each rounding is
-one shift. ``benchmarks/bench_portable.py`` measures the speed.
+products are cheap). On the CPU the fused C kernels of :mod:`.fast` (``kernels.c``, compiled on first
+use with the system's C compiler and cached under ``$SEMINFO_CACHE/kernels``) run each layer as a
+handful of calls: split and scale rows for an int8 product, finish a product into the residual
+stream, a norm with its gain, the activation tables, rotary embedding with the key/value cache and
+attention, the head. Each kernel is the operation-for-operation translation of the numpy code (integers;
+doubles only where the numpy code uses them, one IEEE operation at a time, no fused multiply-add), so
+the rows are the same integers: the tests compare the two on random inputs and whole models, and an
+archive made with the kernels decodes without them. Without a compiler (or with
+``SEMINFO_KERNELS=0``) small calls run on numpy arrays and large ones on torch tensors, with the
+products through ``torch._int_mm`` either way; other devices run the torch path. The kernels also
+fold constants (``2 m_c``, ``2 b_c + 1``, ``b 2^G + 2^(G-1)``, the table differences) so that each
+rounding is one shift. ``benchmarks/bench_portable.py`` and ``benchmarks/bench_compress.py
+--portable`` measure the speed.
 
 Tables
 ------

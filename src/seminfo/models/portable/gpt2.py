@@ -23,8 +23,9 @@ import pathlib
 import numpy as np
 
 from ...errors import ModelMismatchError
-from .fixed import F, G, Pair, QLinear, _i64, act_table, arange, attention, lookup, norm_eps_table, norm_rows, \
-    permute, prepare_kv, rshift_round, table_digest
+from . import fast
+from .fixed import _ACT_RANGE, F, G, Pair, QLinear, _i64, _score_mult, act_table, arange, attention, lookup, \
+    norm_eps_table, norm_rows, permute, prepare_kv, rshift_round, table_digest
 from .model import PortableTransformer
 
 __all__ = ["IntGPT2"]
@@ -171,6 +172,29 @@ class IntGPT2(PortableTransformer):
             hmid = lookup(lay["fc"](lay["ln_2"](x)), "gelu_new", self._gelu, self._gelu_d)   # (B, T, 4d)
             x += lay["out"](hmid)
         return self.ln_f(x)
+
+    def _fast_consts(self):
+        """The kernels' constants of :meth:`_hidden_fast` (built on first use, CPU only)."""
+        if getattr(self, "_fc", None) is None:
+            ln = lambda n: fast.Norm(n.eps_tab.numpy(), True, n.g.numpy(), n._c0.np, G)        # noqa: E731
+            nh, hs = self.n_head, self.d // self.n_head
+            self._fc = {"layers": [(ln(lay["ln_1"]), fast.Lin([lay["attn"]]), fast.Lin([lay["proj"]]),
+                                    ln(lay["ln_2"]), fast.Lin([lay["fc"]]), fast.Lin([lay["out"]]))
+                                   for lay in self.layers],
+                        "ln_f": ln(self.ln_f),
+                        "attn": fast.Attention(nh, nh, hs, self._tables().np, *_score_mult(hs)),
+                        "gelu": fast.Table(self._gelu.np, self._gelu_d.np, _ACT_RANGE["gelu_new"])}
+        return self._fc
+
+    def _hidden_fast(self, ids, pos0, cache):
+        B, T = ids.shape
+        M, c = B * T, self._fast_consts()
+        x = fast.rows(self._embed(ids, pos0).reshape(M, self.d))                   # the residual stream
+        for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):
+            o = c["attn"](attn(ln_1(x, M), M), B, T, kv, pos0)
+            proj(o, M, add_to=x)
+            out(c["gelu"].act(fc(ln_2(x, M), M)), M, add_to=x)
+        return c["ln_f"](x, M)
 
     def _id_parts(self) -> list[bytes]:
         parts = self._table_parts() + [table_digest(act_table("gelu_new")).encode()]

@@ -21,8 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ModelMismatchError
-from .fixed import F, G, Pair, QLinear, QStack, _cat, _clip, _clip_, _i64, act_table, arange, attention, lookup, \
-    norm_eps_table, norm_rows, prepare_kv, rope_table, rshift_round, table_digest
+from . import fast
+from .fixed import _ACT_RANGE, F, G, Pair, QLinear, QStack, _cat, _clip, _clip_, _i64, _score_mult, act_table, \
+    arange, attention, lookup, norm_eps_table, norm_rows, prepare_kv, rope_table, rshift_round, table_digest
 from .model import PortableTransformer
 
 __all__ = ["IntLlama"]
@@ -210,6 +211,32 @@ class IntLlama(PortableTransformer):
             gate *= _clip_(up, -_MUL_CLAMP, _MUL_CLAMP)
             x += lay["down"](rshift_round(gate, F))
         return self._rms(x, self._norm)
+
+    def _fast_consts(self):
+        """The kernels' constants of :meth:`_hidden_fast` (built on first use, CPU only)."""
+        if getattr(self, "_fc", None) is None:
+            rms = lambda g: fast.Norm(self._eps.np, False, g.np, 1 << (G - 1), G)              # noqa: E731
+            self._fc = {"layers": [(rms(g1), fast.Lin([lay["q"], lay["k"], lay["v"]]), fast.Lin([lay["o"]]),
+                                    rms(g2), fast.Lin([lay["gate"], lay["up"]]), fast.Lin([lay["down"]]))
+                                   for lay, (g1, g2) in zip(self.layers, self._gains)],
+                        "norm": rms(self._norm),
+                        "attn": fast.Attention(self.n_head, self.n_kv, self.head_dim, self._tables().np,
+                                               *_score_mult(self.head_dim), rope=(self._cos.np, self._sin.np),
+                                               rope_clamp=_ROPE_CLAMP),
+                        "silu": fast.Table(self._silu.np, self._silu_d.np, _ACT_RANGE["silu"], _MUL_CLAMP)}
+        return self._fc
+
+    def _hidden_fast(self, ids, pos0, cache):
+        B, T = ids.shape
+        M, c, e = B * T, self._fast_consts(), self.embed
+        x = e.qn.np[ids].astype(np.int64)
+        x *= (e.m2.np[ids] >> 1)[..., None]
+        x = fast.rows(rshift_round(x, e.shift - F).reshape(M, self.d))              # the residual stream
+        for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):
+            o = c["attn"](qkv(ln_1(x, M), M), B, T, kv, pos0)
+            o_proj(o, M, add_to=x)
+            down(c["silu"].swiglu(gate_up(ln_2(x, M), M), M), M, add_to=x)
+        return c["norm"](x, M)
 
     def _id_parts(self) -> list[bytes]:
         parts = self._table_parts() + [table_digest(act_table("silu")).encode()]

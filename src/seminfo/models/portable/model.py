@@ -23,6 +23,7 @@ import numpy as np
 from ..._validate import as_int, as_token_ids
 from ...errors import InputError, ModelMismatchError, ShapeError
 from ..base import ModelState, TokenModel
+from . import fast
 from .fixed import ARITHMETIC_VERSION, FREQ_BITS, Pair, exp_table, head_freqs, table_digest
 
 __all__ = ["PortableModel", "PortableState", "PortableTransformer", "log_probs_of"]
@@ -274,15 +275,36 @@ class _KV:
         self.n += T
         return [b[:, :, : self.n] for b in self.bufs]
 
+    def reserve(self, B: int, H: int, T: int, hs: int) -> list:
+        """Room for T more positions as numpy buffers (B, H, capacity, hs) float64 (the fused kernels
+        write positions n .. n + T - 1 and the caller advances ``n``)."""
+        if self.bufs is not None and not isinstance(self.bufs[0], np.ndarray):
+            self.bufs = [b.numpy() for b in self.bufs]                       # CPU tensors: shared memory
+        if self.bufs is None or self.n + T > self.bufs[0].shape[2]:
+            cap = max(2 * (self.n + T), 64)
+            new = [np.empty((B, H, cap, hs), dtype=np.float64) for _ in range(2)]
+            if self.bufs is not None:
+                for nb, ob in zip(new, self.bufs):
+                    nb[:, :, : self.n] = ob[:, :, : self.n]
+            self.bufs = new
+        if getattr(self, "_ptr_of", None) is not self.bufs[0]:
+            self._ptr_of, self.ptrs = self.bufs[0], (self.bufs[0].ctypes.data, self.bufs[1].ctypes.data)
+        return self.bufs
+
+    def truncate(self, n: int) -> None:
+        """Forget every position from `n` on (speculative decoding rolls back rejected guesses)."""
+        self.n = min(self.n, int(n))
+
 
 class PortableTransformer(PortableModel):
     """What the integer GPT-2 and Llama share. Subclasses implement :meth:`_hidden` and set
     ``self.head`` (a QLinear giving logits at F bits), ``self.n_layers`` and ``self.device``.
 
-    On the CPU, calls of at most ``_NUMPY_TOKENS`` tokens run on numpy arrays (numpy's cost per
-    operation on small arrays is about a third of torch's, which is what decoding one token at a time
-    pays for); larger calls and other devices run on torch tensors. The kernels of :mod:`.fixed` take
-    either and compute the same integers.
+    On the CPU every call runs :meth:`_hidden_fast` (the fused C kernels of :mod:`.fast`) when they are
+    built; without them, calls of at most ``_NUMPY_TOKENS`` tokens run on numpy arrays (numpy's cost per
+    operation on small arrays is about a third of torch's) and larger calls on torch tensors, as do
+    other devices. The kernels of :mod:`.fixed` take numpy arrays or torch tensors; all three paths
+    compute the same integers.
     """
 
     def _tables(self):
@@ -299,11 +321,12 @@ class PortableTransformer(PortableModel):
         raise NotImplementedError
 
     def _input(self, ids):
-        """ids as the kind of array the kernels run on: numpy for small calls on the CPU (decoding),
-        else torch on the model's device (numpy is slower on large arrays)."""
+        """ids as the kind of array the kernels run on: numpy on the CPU for the fused kernels (any
+        size: they are faster than torch here too) or, without them, for small calls (decoding); else
+        torch on the model's device (numpy is slower on large arrays)."""
         import torch
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if str(self.device) == "cpu" and ids.size <= _NUMPY_TOKENS:
+        if str(self.device) == "cpu" and (ids.size <= _NUMPY_TOKENS or fast.library() is not None):
             return ids
         return torch.as_tensor(ids, device=self.device)
 
@@ -312,9 +335,31 @@ class PortableTransformer(PortableModel):
         f = head_freqs(h, self.head, self._tables())
         return f.astype(np.int64) if isinstance(f, np.ndarray) else f.long().cpu().numpy()
 
+    def _hidden_fast(self, ids: np.ndarray, pos0: int, cache):
+        """:meth:`_hidden` through the fused C kernels (:mod:`.fast`) for numpy ids: the same integers,
+        as a buffer (B T, d) (valid until the next call)."""
+        raise NotImplementedError
+
+    def _fast_head(self):
+        if getattr(self, "_fhead", None) is None:
+            self._fhead = fast.Lin([self.head])
+        return self._fhead
+
     def _advance(self, cache, ids, length, want):
         import torch
         x = self._input(ids)
+        if isinstance(x, np.ndarray) and fast.library() is not None:
+            B, T = x.shape
+            with torch.inference_mode():
+                h = self._hidden_fast(x, length, cache)                     # buffer (B T, d)
+                tab = self._tables().np
+                if want is None:
+                    F = fast.head(h, B * T, self._fast_head(), tab.ctypes.data, tab.shape[0])
+                    return cache, F.reshape(B, T, -1)
+                rows = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
+                F = fast.head(rows, rows.a.shape[0] * rows.a.shape[1], self._fast_head(),
+                              tab.ctypes.data, tab.shape[0])
+            return cache, F.reshape(B, rows.a.shape[1], -1)
         with torch.inference_mode():
             h = self._hidden(x, length, cache)                             # (B, T, d)
             if want is not None:
@@ -328,6 +373,16 @@ class PortableTransformer(PortableModel):
         P = len(self.prefix)
         seq = np.concatenate([np.broadcast_to(np.asarray(self.prefix, dtype=np.int64), (B, P)), arr], 1)
         x = self._input(seq)
+        if isinstance(x, np.ndarray) and fast.library() is not None:
+            tab = self._tables().np
+            with torch.inference_mode():
+                h = self._hidden_fast(x, 0, self._begin_cache(B)).a.reshape(B, seq.shape[1], -1)
+                for a in range(0, n, _HEAD_CHUNK):
+                    rows = fast.rows(h[:, P - 1 + a: P - 1 + min(a + _HEAD_CHUNK, n)])
+                    F = fast.head(rows, rows.a.shape[0] * rows.a.shape[1], self._fast_head(),
+                                  tab.ctypes.data, tab.shape[0])
+                    yield a, min(a + _HEAD_CHUNK, n), F.reshape(B, rows.a.shape[1], -1)
+            return
         with torch.inference_mode():
             h = self._hidden(x, 0, self._begin_cache(B))[:, P - 1: P - 1 + n]
             for a in range(0, n, _HEAD_CHUNK):

@@ -1,0 +1,353 @@
+"""Fused C kernels for decoding with the portable models on the CPU: the same integers, fewer calls.
+
+Scope
+-----
+Decoding feeds one token (or a few) per call, so the numpy path of :mod:`.fixed` spends most of its
+time in the cost of each of ~50 array operations per layer, not in arithmetic. ``kernels.c`` fuses
+each run of them (split and scale a row for an int8 product; finish a product, adding it to the
+residual stream; a norm with its gain; the activation tables; rotary embedding, the key/value cache
+and attention; the output head) into one C function. The int8 products themselves stay with
+``torch._int_mm``. Every kernel is the operation-for-operation translation of the numpy code, in
+integers, and doubles only where :mod:`.fixed` uses them (compiled with ``-ffp-contract=off`` and no
+``-ffast-math``), so the frequency rows are bit-identical to the numpy and torch paths: the tests
+compare them on random inputs and on whole models, and archives do not record which path ran.
+
+The source is compiled on first use with the system's C compiler (``$CC``, else ``cc``/``gcc``)
+into ``$SEMINFO_CACHE/kernels/<hash>/`` and loaded with ctypes. Without a compiler, or with
+``SEMINFO_KERNELS=0``, :func:`library` is None and the numpy path runs (slower, same numbers).
+
+Leaves out: SIMD intrinsics (the compiler vectorises the integer loops it can), GPU kernels (other
+devices run the torch path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import pathlib
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+
+import numpy as np
+
+__all__ = ["library", "available", "disabled", "status", "Lin", "Norm", "Table", "Attention", "rows", "head"]
+
+_SRC = pathlib.Path(__file__).with_name("kernels.c")
+_FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fwrapv"]
+#: Tuned for the CPU that compiles (the numbers do not depend on it: integer results are exact and the
+#: double operations are single IEEE operations in a fixed order); the cache key includes the CPU flags.
+_TUNE = ["-march=native"]
+_LOCK = threading.Lock()
+_STATE: dict = {"lib": None, "tried": False, "why": "not loaded yet", "off": False}
+
+_P, _I = ctypes.c_void_p, ctypes.c_int64
+_SIGS = {
+    "si_split": (ctypes.c_int, [_P, _I, _I, _I, _P, _P]),
+    "si_finish": (None, [_P, _I, _I, _I, _I, _P, _P, _P, _P, _P, ctypes.c_int]),
+    "si_norm": (None, [_P, _I, _I, _P, ctypes.c_int, _P, _P, _I, _P, _P]),
+    "si_act": (None, [_P, _I, _P, _P, _I]),
+    "si_swiglu": (None, [_P, _I, _I, _P, _P, _I, _I, _P]),
+    "si_attend": (ctypes.c_int, [_P, _I, _I, _I, _P, _P, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _I, _I,
+                                 _P, _P, _I, _I, _I, _P, _I, _P]),
+    "si_head": (ctypes.c_int, [_P, _I, _I, _P, _P, _I, _P, _I, _P]),
+}
+
+
+def _compiler() -> str | None:
+    cc = os.environ.get("CC")
+    if cc:
+        return cc
+    return shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
+def _cpu_flags() -> str:
+    """The CPU's feature flags (Linux), so that a cache shared by machines keeps one build per CPU kind."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _build() -> tuple[ctypes.CDLL | None, str]:
+    from ..builtin import cache_dir
+    cc = _compiler()
+    if cc is None:
+        return None, "no C compiler found (set CC)"
+    src = _SRC.read_bytes()
+    try:
+        version = subprocess.run([cc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"the C compiler {cc!r} does not run ({exc})"
+    key = hashlib.sha256(src + " ".join(_FLAGS + _TUNE).encode() + version.encode() + platform.machine().encode()
+                         + platform.system().encode() + _cpu_flags().encode()).hexdigest()[:20]
+    folder = cache_dir() / "kernels" / key
+    lib = folder / "libseminfo_fixed.so"
+    if not lib.is_file():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=folder) as tmp:
+                out = pathlib.Path(tmp) / lib.name
+                run = subprocess.run([cc, *_FLAGS, *_TUNE, "-o", str(out), str(_SRC), "-lm"],
+                                     capture_output=True, text=True, timeout=120)
+                if run.returncode != 0:                  # a compiler without -march=native
+                    run = subprocess.run([cc, *_FLAGS, "-o", str(out), str(_SRC), "-lm"], capture_output=True,
+                                         text=True, timeout=120)
+                if run.returncode != 0:
+                    return None, f"compiling kernels.c failed: {run.stderr.strip()[:300]}"
+                os.replace(out, lib)                     # atomic: concurrent builders agree
+        except (OSError, subprocess.SubprocessError) as exc:
+            return None, f"could not build the kernels in {folder} ({exc})"
+    try:
+        dll = ctypes.CDLL(str(lib))
+    except OSError as exc:
+        return None, f"could not load {lib} ({exc})"
+    for name, (res, args) in _SIGS.items():
+        fn = getattr(dll, name)
+        fn.restype, fn.argtypes = res, args
+    return dll, f"compiled with {cc} into {lib}"
+
+
+_torch = None
+
+
+def library():
+    """The loaded kernels (ctypes), or None (no compiler, ``SEMINFO_KERNELS=0``, or :func:`disabled`)."""
+    if _STATE["off"] or os.environ.get("SEMINFO_KERNELS", "1") == "0":
+        return None
+    if not _STATE["tried"]:
+        with _LOCK:
+            if not _STATE["tried"]:
+                global _torch
+                import torch as _t
+                _torch = _t
+                _STATE["lib"], _STATE["why"] = _build()
+                _STATE["tried"] = True
+                if _STATE["lib"] is None:
+                    warnings.warn(f"seminfo: portable decoding runs the numpy kernels (same numbers, slower): "
+                                  f"{_STATE['why']}.", RuntimeWarning, stacklevel=2)
+    return _STATE["lib"]
+
+
+def available() -> bool:
+    """Whether the fused kernels are in use."""
+    return library() is not None
+
+
+def status() -> str:
+    """One line: how the kernels were obtained, or why they are not used."""
+    library()
+    if _STATE["off"] or os.environ.get("SEMINFO_KERNELS", "1") == "0":
+        return "disabled (SEMINFO_KERNELS=0 or fast.disabled())"
+    return _STATE["why"]
+
+
+@contextlib.contextmanager
+def disabled():
+    """Run the numpy path inside the block (tests compare the two)."""
+    old = _STATE["off"]
+    _STATE["off"] = True
+    try:
+        yield
+    finally:
+        _STATE["off"] = old
+
+
+def _ptr(a) -> int:
+    return a.data_ptr() if not isinstance(a, np.ndarray) else a.ctypes.data
+
+
+def _c64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+class _Buf:
+    """A CPU torch tensor, its numpy view and its address (kept: looking an address up costs more
+    than most kernels)."""
+
+    __slots__ = ("t", "a", "p")
+
+    def __init__(self, shape, dtype) -> None:
+        import torch
+        self.t = torch.empty(shape, dtype=dtype)
+        self.a = self.t.numpy()
+        self.p = self.t.data_ptr()
+
+
+#: Scratch buffers are kept for calls of at most this many rows (decoding); larger calls allocate.
+_KEEP_ROWS = 64
+
+
+def _keep(cache: dict, M: int, value):
+    """`value`, remembered in `cache` under M when M is small."""
+    if M <= _KEEP_ROWS:
+        cache[M] = value
+    return value
+
+
+def _const(a) -> tuple[np.ndarray, int]:
+    a = np.ascontiguousarray(a)
+    return a, a.ctypes.data
+
+
+class Lin:
+    """The constants of one :class:`~.fixed.QLinear`, or of a :class:`~.fixed.QStack` (several layers
+    side by side sharing one product), as the kernels take them: per column ``2 m_c``, ``2 b_c + 1``
+    and the layer's shift; the input clip limit; scratch buffers per number of rows.
+
+    ``lin(x, M)`` maps the rows of buffer `x` (M, K) int64 to its output buffer (M, N) int64 (or adds
+    them to the rows of buffer `add_to`) and returns that buffer. (Buffers, not addresses, are passed
+    so that the caller's references keep the memory alive while the kernels use it.) For a stack, each layer's columns
+    side by side (exactly each layer alone); an input that reaches the stack's clip limit takes the
+    numpy layers one by one (never seen in practice).
+    """
+
+    def __init__(self, lins: list) -> None:
+        import torch
+        self.lins = list(lins)
+        self.qt = self.lins[0].qt if len(self.lins) == 1 else torch.cat([l.qt for l in self.lins], 1).contiguous()
+        n = [int(l.q.shape[0]) for l in self.lins]
+        self.K, self.N = int(self.qt.shape[0]), int(sum(n))
+        self.m2, self.pm2 = _const(np.concatenate([np.broadcast_to(l.m2.np, (k,)) for l, k in zip(self.lins, n)]))
+        self.b1, self.pb1 = _const(np.concatenate([np.broadcast_to(l.b1.np, (k,)) for l, k in zip(self.lins, n)]))
+        self.sh, self.psh = _const(np.concatenate([np.full(k, l.shift, dtype=np.int64) for l, k in zip(self.lins, n)]))
+        self.md, self.pmd = _const(self.lins[0].md.np.astype(np.float64))
+        self.lim = (1 << min(14 + min(l.shift for l in self.lins), 62)) - 1
+        self._scratch: dict = {}
+
+    def scratch(self, M: int):
+        """(ab, e, out) buffers for M rows."""
+        import torch
+        got = self._scratch.get(M)
+        if got is None:
+            got = _keep(self._scratch, M, (_Buf((2 * M, self.K), torch.int8), _Buf((M,), torch.int64),
+                                           _Buf((M, self.N), torch.int64)))
+        return got
+
+    def product(self, x: int, M: int):
+        """(acc tensor (2M, N) int32, its address, e buffer, over) of the rows at address x."""
+        got = self._scratch.get(M)
+        ab, e, _ = got if got is not None else self.scratch(M)
+        over = _STATE["lib"].si_split(x, M, self.K, self.lim, ab.p, e.p)
+        acc = _torch._int_mm(ab.t, self.qt)
+        return acc, acc.data_ptr(), e, over
+
+    def __call__(self, x: _Buf, M: int, add_to: _Buf | None = None) -> _Buf:
+        from .fixed import int_linear
+        acc, pacc, e, over = self.product(x.p, M)
+        out = self.scratch(M)[2]
+        if over and len(self.lins) > 1:
+            ys = np.concatenate([int_linear(x.a.reshape(M, self.K).copy(), lin) for lin in self.lins], 1)
+            if add_to is None:
+                out.a[...] = ys
+                return out
+            add_to.a.reshape(M, self.N)[...] += ys
+            return add_to
+        _STATE["lib"].si_finish(pacc, M, self.N, 0, self.N, e.p, self.pm2, self.pb1, self.psh,
+                                out.p if add_to is None else add_to.p, int(add_to is not None))
+        return out if add_to is None else add_to
+
+
+class Norm:
+    """A LayerNorm (``center``) or RMSNorm with its affine map ``(n g + c0) >> G`` (per-column g, c0)."""
+
+    def __init__(self, eps_tab, center: bool, g, c0, G: int) -> None:
+        self.eps, self.peps = _const(_c64(eps_tab))
+        self.g, self.pg = _const(_c64(g))
+        self.c0, self.pc0 = _const(_c64(np.broadcast_to(c0, self.g.shape)))
+        self.center, self.G, self.d = int(center), int(G), int(self.g.shape[0])
+        self._scratch: dict = {}
+
+    def __call__(self, x: _Buf, M: int, out: _Buf | None = None) -> _Buf:
+        got = self._scratch.get(M)
+        if got is None:
+            got = _keep(self._scratch, M, (_Buf((M, self.d), _torch.int64), _Buf((self.d,), _torch.int64)))
+        o = got[0] if out is None else out
+        _STATE["lib"].si_norm(x.p, M, self.d, self.peps, self.center, self.pg, self.pc0, self.G, o.p, got[1].p)
+        return o
+
+
+class Table:
+    """An activation table (:func:`.fixed.act_table`) with its differences, for :meth:`act` and :meth:`swiglu`."""
+
+    def __init__(self, t, dt, R: int, clamp: int = 0) -> None:
+        self.t, self.pt = _const(_c64(t))
+        self.dt, self.pdt = _const(_c64(dt))
+        self.R, self.clamp = int(R), int(clamp)
+        self._scratch: dict = {}
+
+    def act(self, buf: _Buf) -> _Buf:
+        """In place on the buffer."""
+        _STATE["lib"].si_act(buf.p, buf.a.size, self.pt, self.pdt, self.R)
+        return buf
+
+    def swiglu(self, gu: _Buf, M: int) -> _Buf:
+        """Rows (M, 2I) = [gate | up] -> round(clip(act(gate)) clip(up) / 2^16) (M, I)."""
+        I = gu.a.shape[1] // 2
+        out = self._scratch.get(M)
+        if out is None:
+            out = _keep(self._scratch, M, _Buf((M, I), _torch.int64))
+        _STATE["lib"].si_swiglu(gu.p, M, I, self.pt, self.pdt, self.R, self.clamp, out.p)
+        return out
+
+
+class Attention:
+    """Rotary embedding (optional), the key/value cache and causal attention of one model's layers."""
+
+    def __init__(self, H: int, Hk: int, hs: int, tab, cmul: int, R: int, rope=None, rope_clamp: int = 0):
+        self.H, self.Hk, self.hs, self.cmul, self.R = H, Hk, hs, int(cmul), int(R)
+        self.tab, self.ptab = _const(np.asarray(tab, dtype=np.float64))
+        if rope is None:
+            self.pcos = self.psin = None
+        else:
+            self.cos, self.pcos = _const(_c64(rope[0]))
+            self.sin, self.psin = _const(_c64(rope[1]))
+        self.rope_clamp = int(rope_clamp)
+        self._scratch: dict = {}
+
+    def __call__(self, qkv: _Buf, B: int, T: int, kv, pos0: int) -> _Buf:
+        """Rows qkv (B T, N) = [q (H hs) | k (Hk hs) | v (Hk hs)] after `pos0` cached positions; writes
+        the new keys/values into `kv` (a model's _KV) and returns (B T, H hs) int64."""
+        H, Hk, hs = self.H, self.Hk, self.hs
+        ck, cv = kv.reserve(B, Hk, T, hs)
+        if kv.n != pos0:
+            raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
+        out = self._scratch.get(B * T)
+        if out is None:
+            out = _keep(self._scratch, B * T, _Buf((B * T, H * hs), _torch.int64))
+        N = qkv.a.shape[1]
+        base = qkv.p
+        rc = _STATE["lib"].si_attend(base, T * N, hs, N, base + 8 * H * hs, base + 8 * (H + Hk) * hs, T * N, hs,
+                                     N, B, H, Hk, T, hs, kv.ptrs[0], kv.ptrs[1], ck.shape[2], pos0,
+                                     self.pcos, self.psin, self.rope_clamp, self.cmul, self.R, self.ptab,
+                                     self.tab.shape[0], out.p)
+        if rc != 0:
+            raise MemoryError("The attention kernel could not allocate its scratch memory.")
+        kv.n += T
+        return out
+
+
+def rows(x: np.ndarray) -> _Buf:
+    """A buffer holding a copy of the int64 rows x (M, d)."""
+    b = _Buf(x.shape, _torch.int64)
+    b.a[...] = x
+    return b
+
+
+def head(h: _Buf, M: int, L: Lin, tab_ptr: int, tablen: int) -> np.ndarray:
+    """Frequency rows (M, N) int64 of :func:`.fixed.head_freqs` for the rows of buffer h (M, K), a new array."""
+    acc, pacc, e, _ = L.product(h.p, M)
+    out = np.empty((M, L.N), dtype=np.int64)
+    rc = _STATE["lib"].si_head(pacc, M, L.N, e.p, L.pmd, L.lins[0].shift, tab_ptr, tablen, out.ctypes.data)
+    if rc != 0:
+        raise MemoryError("The head kernel could not allocate its scratch memory.")
+    return out

@@ -1,0 +1,205 @@
+"""The fused C kernels of the portable models compute the numpy path's integers, bit for bit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from seminfo.models.portable import fast, portable_model
+from seminfo.models.portable.fixed import F, G, QLinear, QStack, act_table, int_linear, lookup, norm_eps_table, norm_rows
+
+needs_kernels = pytest.mark.skipif(not fast.available(), reason=f"no fused kernels here: {fast.status()}")
+
+
+@pytest.fixture(scope="module")
+def gpt():
+    return portable_model("builtin:gpt")
+
+
+@pytest.fixture(scope="module")
+def llama():
+    """A tiny random Llama (grouped-query attention, rotary embeddings, SwiGLU) from a config."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from seminfo.models.portable.llama import IntLlama
+    cfg = LlamaConfig(vocab_size=4096, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=96,
+                      rope_theta=10000.0, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    hf = LlamaForCausalLM(cfg)
+    tok = portable_model("builtin:gpt").tokenizer
+    return IntLlama(hf.state_dict(), cfg.to_dict(), tok, name="tiny-llama", prefix=(0,))
+
+
+def test_the_kernels_are_built_where_a_compiler_is():
+    if fast._compiler() is None:
+        pytest.skip("no C compiler on this machine")
+    assert fast.available(), fast.status()
+    assert "compiled" in fast.status()
+
+
+@needs_kernels
+def test_linear_stack_and_residual_add_match_int_linear():
+    gen = torch.Generator().manual_seed(1)
+    lins = [QLinear.from_float(torch.randn(40, n, generator=gen) * s, torch.randn(n, generator=gen))
+            for n, s in ((24, 0.05), (8, 3.0), (8, 1e-4))]
+    rng = np.random.default_rng(0)
+    single, stack = fast.Lin([lins[0]]), fast.Lin(lins)
+    big = (1 << (14 + QStack(lins).shift)) * 4                                    # reaches a clip limit
+    for x in (rng.integers(-(1 << (F + 4)), 1 << (F + 4), size=(5, 40)),
+              rng.integers(-(1 << 40), 1 << 40, size=(3, 40)),                     # beyond every clip limit
+              np.concatenate([rng.integers(-big, big, size=(2, 40)), np.zeros((1, 40), np.int64)])):
+        x = x.astype(np.int64)
+        buf = fast.rows(x)
+        want = int_linear(x, lins[0])
+        np.testing.assert_array_equal(single(buf, len(x)).a, want)
+        np.testing.assert_array_equal(stack(buf, len(x)).a, np.concatenate([int_linear(x, l) for l in lins], 1))
+        acc = fast.rows(np.arange(len(x) * 24, dtype=np.int64).reshape(len(x), 24))
+        before = acc.a.copy()
+        single(buf, len(x), add_to=acc)
+        np.testing.assert_array_equal(acc.a, before + want)
+
+
+@needs_kernels
+@pytest.mark.parametrize("center", [True, False])
+def test_norm_with_its_gain_matches_norm_rows(center):
+    rng = np.random.default_rng(2)
+    d = 48
+    eps = norm_eps_table(1e-5, d, center=center).numpy()
+    g = rng.integers(-(1 << G), 1 << G, size=d).astype(np.int64)
+    c0 = rng.integers(-(1 << (G + 4)), 1 << (G + 4), size=d).astype(np.int64)
+    for scale in (1, 1 << 10, 1 << 30):
+        x = rng.integers(-scale * (1 << F), scale * (1 << F), size=(4, d)).astype(np.int64)
+        x[3] = 7                                                                     # a constant row
+        want = norm_rows(x, eps, center=center) * g + c0 >> G
+        got = fast.Norm(eps, center, g, c0, G)(fast.rows(x), 4).a
+        np.testing.assert_array_equal(got, want)
+
+
+@needs_kernels
+@pytest.mark.parametrize("name", ["gelu_new", "silu"])
+def test_activation_tables_and_swiglu_match_lookup(name):
+    from seminfo.models.portable.fixed import _ACT_RANGE
+    t = act_table(name)
+    R = _ACT_RANGE[name]
+    x = np.concatenate([np.arange(-(R + 2) << F, (R + 2) << F, 997), [-(1 << 40), 1 << 40, 0]]).astype(np.int64)
+    table = fast.Table(t, t[1:] - t[:-1], R, (1 << 31) - 1)
+    got = table.act(fast.rows(x[None]))
+    np.testing.assert_array_equal(got.a[0], lookup(x, name, t))
+    up = np.random.default_rng(3).integers(-(1 << 33), 1 << 33, size=x.shape).astype(np.int64)
+    lim = (1 << 31) - 1
+    want = (np.clip(lookup(x, name, t), -lim, lim) * np.clip(up, -lim, lim) + (1 << (F - 1))) >> F
+    got = table.swiglu(fast.rows(np.concatenate([x, up])[None]), 1)
+    np.testing.assert_array_equal(got.a[0], want)
+
+
+def _rows_three_ways(model, ids, steps):
+    """Rows of ids (B, T), T = sum(steps), fed in groups of `steps` tokens with the kernels, the same
+    with numpy, and one pass with numpy."""
+    assert ids.shape[1] == sum(steps)
+
+    def run():
+        st = model.begin(ids.shape[0])
+        rows, p = [st.freqs[:, None]], 0
+        for s in steps:
+            st, Fr = model.feed_freqs(st, ids[:, p:p + s])
+            rows.append(Fr)
+            p += s
+        return np.concatenate(rows, 1)
+    a = run()
+    with fast.disabled():
+        b = run()
+        c = model.freq_table(ids)
+    return a, b, c
+
+
+@needs_kernels
+def test_gpt_rows_with_kernels_are_the_numpy_rows(gpt):
+    from seminfo.models.builtin import corpus_path
+    ids = np.asarray(gpt.tokenizer.encode(corpus_path("valid").read_bytes()[:3000]), dtype=np.int64)
+    ids = np.stack([ids[:104], ids[200:304]])
+    a, b, c = _rows_three_ways(gpt, ids, [1] * 10 + [3, 7, 1, 80, 1, 2])
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert np.array_equal(gpt.freq_table(ids), c)                                # one pass with the kernels
+
+
+@needs_kernels
+def test_llama_rows_with_kernels_are_the_numpy_rows(llama):
+    ids = np.random.default_rng(4).integers(0, 4096, size=(2, 63)).astype(np.int64)
+    a, b, c = _rows_three_ways(llama, ids, [1] * 6 + [4, 1, 50, 2])
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert np.array_equal(llama.freq_table(ids), c)
+
+
+@needs_kernels
+def test_one_cache_passes_between_the_torch_and_kernel_paths(gpt):
+    """A cache filled on the torch path (another device's code) goes on with the kernels."""
+    ids = np.random.default_rng(5).integers(0, 4096, size=(1, 60)).astype(np.int64)
+    cache = gpt._begin_cache(1)
+    seq = np.concatenate([np.zeros((1, 1), np.int64), ids[:, :40]], 1)
+    with torch.inference_mode():
+        gpt._hidden(torch.as_tensor(seq), 0, cache)                                 # torch tensors
+    _, rows = gpt._advance(cache, ids[:, 40:], 41, None)                             # numpy + kernels
+    assert np.array_equal(rows, gpt.freq_table(ids)[:, 41:])
+
+
+@needs_kernels
+def test_scratch_buffers_are_kept_for_decoding_calls_only(gpt):
+    ids = np.random.default_rng(6).integers(0, 4096, size=(1, 150)).astype(np.int64)
+    gpt.freq_table(ids)
+    st = gpt.begin(1)
+    gpt.feed_freqs(st, ids[:, :1])
+    lin = gpt._fast_consts()["layers"][0][1]
+    assert lin._scratch and max(lin._scratch) <= fast._KEEP_ROWS
+
+
+_CHILD = """
+import sys
+from seminfo.coding import decompress
+from seminfo.models.portable import fast
+sys.stdout.write(str(fast.available()) + " " + decompress(open(sys.argv[1], "rb").read()).hex())
+"""
+
+
+@needs_kernels
+def test_archives_decode_with_and_without_the_kernels(tmp_path):
+    """An archive made with the kernels decodes in a process without them, and the reverse."""
+    from seminfo.coding import compress
+    data = "Kernels change the speed, never the numbers: ünïcödé, 12345.\n".encode() * 3
+    made = {"kernels": compress(data, "builtin:gpt").archive}
+    with fast.disabled():
+        made["numpy"] = compress(data, "builtin:gpt").archive
+    assert made["kernels"] == made["numpy"]
+    path = tmp_path / "a.smz"
+    path.write_bytes(made["kernels"])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for flag, expect in (("0", "False"), ("1", "True")):
+        r = subprocess.run([sys.executable, "-c", _CHILD, str(path)], capture_output=True, text=True,
+                           env={**env, "SEMINFO_KERNELS": flag}, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stdout.split() == [expect, data.hex()]
+
+
+def test_without_a_compiler_the_numpy_path_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("SEMINFO_CACHE", str(tmp_path / "cache"))
+    saved = dict(fast._STATE)
+    fast._STATE.update(lib=None, tried=False, why="", off=False)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert fast.library() is None
+        assert any("numpy kernels (same numbers, slower)" in str(w.message) for w in caught)
+        assert "does not run" in fast.status()
+        m = portable_model("builtin:gpt")
+        ids = np.arange(1, 30, dtype=np.int64)[None]
+        st, rows = m.feed_freqs(m.begin(1), ids)
+        assert np.array_equal(rows, m.freq_table(ids)[:, 1:])
+    finally:
+        fast._STATE.clear()
+        fast._STATE.update(saved)
