@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-portable", action="store_true",
                    help="use the model's float path even where it has a deterministic one (the "
                         "archive then decodes only on this kind of machine)")
+    p.add_argument("--no-mix", action="store_true",
+                   help="do not mix the model with each block's adaptive context model (portable path; "
+                        "mixing is on by default there)")
     p.add_argument("-f", "--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--resume", action="store_true",
                    help="directory IN: keep archives already in OUT that hold the same bytes coded "
@@ -120,6 +123,8 @@ def _run_compress_dir(args: argparse.Namespace, cmd: str) -> int:
     check_device(args.device, cmd)
     opts = {k: v for k, v in (("blocks", args.blocks), ("block_size", args.block_size),
                               ("batch_size", args.batch_size), ("window", args.window)) if v is not None}
+    if args.no_mix:
+        opts["mix"] = False
     lopts = load_options(args)
     lopts.pop("device", None)
     result = compress_files(args.input, args.output, args.model, force=args.force, resume=args.resume,
@@ -157,7 +162,7 @@ def run_compress(args: argparse.Namespace) -> int:
     result = compress_file(args.input, args.output, model, force=args.force, blocks=args.blocks,
                            block_size=args.block_size, batch_size=args.batch_size,
                            window=args.window, portable=False if args.no_portable else None,
-                           device=args.device, progress=not args.quiet)
+                           device=args.device, progress=not args.quiet, mix=False if args.no_mix else None)
     _report(result, args.json)
     return 0
 

@@ -54,12 +54,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validate import as_bytes, as_int, one_of
+from .._validate import as_bool, as_bytes, as_int, one_of
 from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvailableError
 from ..results import Result
 from . import container, machine
 from . import methods as block_methods
 from .context import ContextDriver, segments
+from .mixing import ContextMixer
 from .rangecoder import (UNIFORM_BYTE, BlockDecoder, BlockEncoder, coded_bits, probabilities,
                          with_escape)
 
@@ -318,10 +319,11 @@ def _feed_ids(syms: np.ndarray) -> np.ndarray:
 class _RowCoder:
     """Codes one block's symbols from rows of (unnormalised) distributions; keeps the accounting."""
 
-    def __init__(self, syms: np.ndarray, K: int) -> None:
+    def __init__(self, syms: np.ndarray, K: int, mix: bool = False) -> None:
         from ..models.tokenizer import ESCAPE_PROB_BITS
         self.syms = syms
         self.K = K
+        self.mixer = ContextMixer(K) if mix else None        # portable rows only (integers)
         self.escape = bool(np.any(syms < 0))
         self.escape_bits = ESCAPE_PROB_BITS
         self.enc = BlockEncoder()
@@ -329,8 +331,11 @@ class _RowCoder:
         self.coded = 0.0             # sum -log2 q (quantised)
 
     def encode(self, t0: int, p: np.ndarray) -> None:
-        """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), float64 >= 0)."""
+        """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), float64 >= 0;
+        integer rows when mixing, which happens here, in order)."""
         syms = self.syms[t0:t0 + len(p)]
+        if self.mixer is not None:
+            p = self.mixer.rows(np.asarray(p, dtype=np.int64), _feed_ids(syms)).astype(np.float64)
         if self.escape:
             p = with_escape(p, self.escape_bits)
         code = np.where(syms < 0, self.K, syms)
@@ -441,7 +446,8 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
 def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | None = None,
              block_size: int | None = None, batch_size: int | None = None,
              window: int | None = None, keep: int | None = None, portable: bool | None = None,
-             methods: str = "best", device: str = "auto", progress: bool = False) -> CompressionResult:
+             methods: str = "best", device: str = "auto", progress: bool = False,
+             mix: bool | None = None) -> CompressionResult:
     """Range-code ``data`` with a token model: about ``sum_t -log2 p_M(x_t | x^{t-1})`` bits.
 
     Parameters
@@ -473,6 +479,10 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
         Device for a model given as a spec (auto, cpu, cuda, cuda:N, mps).
     progress : bool
         Show a tqdm progress bar on stderr.
+    mix : bool or None
+        Mix the model's rows with an adaptive order-2 token context model of each block
+        (:mod:`seminfo.coding.mixing`; exact integers). None (default): on for the portable path.
+        Not available on the float path.
 
     Returns
     -------
@@ -489,6 +499,10 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     raw = as_bytes(data, "data", func)
     one_of(methods, ("best", "model"), "methods", func)
     m, portable = _coding_model(model, portable, device, func)
+    mix = portable if mix is None else as_bool(mix, "mix", func)
+    if mix and not portable:
+        raise InputError(f"The `mix` parameter of {func} needs the portable path (integer rows); model "
+                         f"{m.name!r} is coded on the float path here. Pass mix=False.")
     fingerprint = m.fingerprint()
     t0 = time.perf_counter()            # throughput: loading and fingerprinting the model excluded
     win, keep = _window(m, window, keep, func)
@@ -498,7 +512,7 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     else:
         batch = as_int(batch_size, "batch_size", func, minimum=1)
     syms = [_symbols(m, piece, i) for i, piece in enumerate(pieces)]
-    coders = [_RowCoder(s, m.vocab_size) for s in syms]
+    coders = [_RowCoder(s, m.vocab_size, mix) for s in syms]
     bar = _progress(sum(map(len, syms)), "compress", progress)
     try:
         if portable:
@@ -508,7 +522,7 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
     finally:
         if bar is not None:
             bar.close()
-    table, counts = [], {}
+    table, no_model = [], []
     model_payload = 0
     for piece, s, c in zip(pieces, syms, coders):
         code = c.enc.payload()
@@ -516,13 +530,22 @@ def compress(data: bytes | str, model: Any = "builtin:gpt", *, blocks: int | Non
         name = "model+escape" if c.escape else "model"
         options = {name: code} if methods == "model" else {name: code, **block_methods.standard_payloads(piece)}
         cost = {k: len(v) + (len(container.varint(len(s))) if k == name else 0) for k, v in options.items()}
-        best = min(options, key=lambda k: (cost[k], _TIE_ORDER.index(k)))
-        counts[best] = counts.get(best, 0) + 1
-        table.append((best, len(piece), len(s), options[best]))
+        rank = sorted(options, key=lambda k: (cost[k], _TIE_ORDER.index(k)))
+        table.append((rank[0], len(piece), len(s), options[rank[0]]))
+        other = next((k for k in rank if k not in container.MODEL_METHODS), rank[0])
+        no_model.append((other, len(piece), len(s), options[other]))
     signature = "" if portable else machine.signature(m)
-    archive = container.pack(data=raw, window=win or 0, keep=keep, batch_size=batch,
-                             fingerprint=fingerprint, spec=m.name, blocks=table, portable=portable,
-                             machine=signature)
+    pack = lambda blocks: container.pack(data=raw, window=win or 0, keep=keep, batch_size=batch,  # noqa: E731
+                                         fingerprint=fingerprint, spec=m.name, blocks=blocks,
+                                         portable=portable, machine=signature, mixed=mix)
+    archive = pack(table)
+    if no_model != table:               # the model's header fields (digest, fingerprint) may outweigh its gain
+        alt = pack(no_model)
+        if len(alt) < len(archive):
+            archive, table = alt, no_model
+    counts: dict = {}
+    for method, *_ in table:
+        counts[method] = counts.get(method, 0) + 1
     seconds = time.perf_counter() - t0
     n_sym = sum(map(len, syms))
     ce_bits = sum(c.ce for c in coders)
@@ -634,6 +657,7 @@ def _decode_symbols(m, header, blobs, known: dict[int, np.ndarray], bar, func: s
     K = m.vocab_size
     todo = [i for i, b in enumerate(header.blocks) if b.method in container.MODEL_METHODS]
     decoders = {i: BlockDecoder(blobs[i]) for i in todo}
+    mixers = {i: ContextMixer(K) for i in todo} if header.mixed else {}
     out: dict[int, list[int]] = {i: [] for i in todo}
     feeds: dict[int, np.ndarray] = {i: _feed_ids(s) for i, s in known.items()}
 
@@ -655,7 +679,11 @@ def _decode_symbols(m, header, blobs, known: dict[int, np.ndarray], bar, func: s
                 nxt = np.full(len(group), PAD_TOKEN, dtype=np.int64)
                 for r, i in enumerate(group):
                     if t < lengths[r]:
-                        nxt[r] = decode(i, F[r:r + 1].astype(np.float64))
+                        if mixers:
+                            nxt[r] = decode(i, mixers[i].mix(F[r])[None].astype(np.float64))
+                            mixers[i].update(int(nxt[r]))
+                        else:
+                            nxt[r] = decode(i, F[r:r + 1].astype(np.float64))
                 if t + 1 < max(lengths):
                     driver.advance(nxt)
                 if bar is not None:

@@ -12,7 +12,8 @@ varint (7 bits a byte, low first, at most 10 bytes). Layout of version 2 (docs/c
     1     u8 coder id (1: constriction queue range coder, 24-bit Categorical(perfect=False))
     1     u8 flags: 1 portable (frequencies from a deterministic integer path), 2 machine signature
           present (a machine-tied archive), 4 model identity present (some block is model-coded),
-          8 fingerprint stored as text (it is not hex)
+          8 fingerprint stored as text (it is not hex), 16 the model's rows are mixed with the
+          block's context model (seminfo.coding.mixing; portable archives only)
     32|8  sha256 of the original bytes (raw); only its first 8 bytes when no block is model-coded
     v     original length in bytes
     [flag 4]  v v v window (0: unbounded), keep, batch size
@@ -76,8 +77,8 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: the same on every machine and carry their own crc32, so the digest only guards against corruption.
 SHORT_DIGEST_BYTES = 8
 #: Flags of version 2.
-PORTABLE, MACHINE, HAS_MODEL, TEXT_FINGERPRINT = 1, 2, 4, 8
-_KNOWN_FLAGS = PORTABLE | MACHINE | HAS_MODEL | TEXT_FINGERPRINT
+PORTABLE, MACHINE, HAS_MODEL, TEXT_FINGERPRINT, MIXED = 1, 2, 4, 8, 16
+_KNOWN_FLAGS = PORTABLE | MACHINE | HAS_MODEL | TEXT_FINGERPRINT | MIXED
 
 #: Block methods: id -> name. "model" blocks are range-coded with the model; "model+escape" blocks
 #: have escaped bytes (an extra escape symbol in every distribution); the others need no model.
@@ -163,6 +164,7 @@ class ArchiveHeader(Result):
     header_bytes: int = 0
     portable: bool = False
     machine: str = ""
+    mixed: bool = False
     data_crc32: int | None = None
     crc_seed: int = 0
 
@@ -214,7 +216,8 @@ def _fingerprint_bytes(fingerprint: str) -> tuple[bytes, bool]:
 
 
 def pack(*, data: bytes, window: int, keep: int, batch_size: int, fingerprint: str, spec: str,
-         blocks: list[tuple[str, int, int, bytes]], portable: bool = False, machine: str = "") -> bytes:
+         blocks: list[tuple[str, int, int, bytes]], portable: bool = False, machine: str = "",
+         mixed: bool = False) -> bytes:
     """Serialise an archive (format version 2).
 
     Parameters
@@ -242,6 +245,7 @@ def pack(*, data: bytes, window: int, keep: int, batch_size: int, fingerprint: s
     if not has_model and len(blocks) == 1 and blocks[0][0] in COMPACT_METHODS:
         return _pack_compact(data, blocks[0][0], blocks[0][3])
     flags = (PORTABLE if portable and has_model else 0) | (HAS_MODEL if has_model else 0)
+    flags |= MIXED if mixed and has_model else 0
     head = []
     ident = []
     if has_model:
@@ -403,8 +407,8 @@ def _read_v2(buf: bytes, r: _Reader) -> ArchiveHeader:
         (crc,) = _U32.unpack(r.take(4, f"block table entry {i}"))
         rows.append((method_id, method, n_bytes, n_sym, n_payload, crc))
     _check_header(buf, r, coder)
-    if flags & ~_KNOWN_FLAGS or (flags & (MACHINE | PORTABLE | TEXT_FINGERPRINT)
-                                 and not flags & HAS_MODEL):
+    if flags & ~_KNOWN_FLAGS or (flags & (MACHINE | PORTABLE | TEXT_FINGERPRINT | MIXED)
+                                 and not flags & HAS_MODEL) or (flags & MIXED and not flags & PORTABLE):
         raise ArchiveError(f"The archive has flags {flags:#04x}, which this seminfo does not know.")
     for i, (method_id, method, *_rest) in enumerate(rows):
         if method is None:
@@ -424,7 +428,7 @@ def _read_v2(buf: bytes, r: _Reader) -> ArchiveHeader:
     return ArchiveHeader(version=2, coder=coder, original_length=length, sha256=digest.hex(),
                          window=window, keep=keep, batch_size=batch, fingerprint=fingerprint,
                          spec=spec, blocks=blocks, header_bytes=r.pos,
-                         portable=bool(flags & PORTABLE), machine=machine)
+                         portable=bool(flags & PORTABLE), machine=machine, mixed=bool(flags & MIXED))
 
 
 def _read_v1(buf: bytes) -> ArchiveHeader:
