@@ -331,11 +331,12 @@ class _RowCoder:
         self.coded = 0.0             # sum -log2 q (quantised)
 
     def encode(self, t0: int, p: np.ndarray) -> None:
-        """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), float64 >= 0;
-        integer rows when mixing, which happens here, in order)."""
+        """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), >= 0: float64, or
+        the portable path's integers, which are mixed here in order when mixing)."""
         syms = self.syms[t0:t0 + len(p)]
         if self.mixer is not None:
-            p = self.mixer.rows(np.asarray(p, dtype=np.int64), _feed_ids(syms)).astype(np.float64)
+            p = self.mixer.rows(p, _feed_ids(syms))
+        p = np.asarray(p, dtype=np.float64)
         if self.escape:
             p = with_escape(p, self.escape_bits)
         code = np.where(syms < 0, self.K, syms)
@@ -419,7 +420,7 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
             for r, i in enumerate(group):
                 T = min(F.shape[1], lengths[r] - t0)
                 if T > 0:
-                    coders[i].encode(t0, F[r, :T].astype(np.float64))
+                    coders[i].encode(t0, F[r, :T])                                # integer rows
                     if bar is not None:
                         bar.update(T)
 

@@ -162,10 +162,6 @@ def disabled():
         _STATE["off"] = old
 
 
-def _ptr(a) -> int:
-    return a.data_ptr() if not isinstance(a, np.ndarray) else a.ctypes.data
-
-
 def _c64(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
@@ -187,11 +183,14 @@ class _Buf:
 _KEEP_ROWS = 64
 
 
-def _keep(cache: dict, M: int, value):
-    """`value`, remembered in `cache` under M when M is small."""
-    if M <= _KEEP_ROWS:
-        cache[M] = value
-    return value
+def _scratch(cache: dict, M: int, make):
+    """The buffers for M rows: from `cache`, else ``make()`` (remembered when M is small)."""
+    got = cache.get(M)
+    if got is None:
+        got = make()
+        if M <= _KEEP_ROWS:
+            cache[M] = got
+    return got
 
 
 def _const(a) -> tuple[np.ndarray, int]:
@@ -226,25 +225,21 @@ class Lin:
 
     def scratch(self, M: int):
         """(ab, e, out) buffers for M rows."""
-        import torch
-        got = self._scratch.get(M)
-        if got is None:
-            got = _keep(self._scratch, M, (_Buf((2 * M, self.K), torch.int8), _Buf((M,), torch.int64),
-                                           _Buf((M, self.N), torch.int64)))
-        return got
+        return _scratch(self._scratch, M, lambda: (_Buf((2 * M, self.K), _torch.int8), _Buf((M,), _torch.int64),
+                                                   _Buf((M, self.N), _torch.int64)))
 
-    def product(self, x: int, M: int):
+    def product(self, x: int, M: int, bufs=None):
         """(acc tensor (2M, N) int32, its address, e buffer, over) of the rows at address x."""
-        got = self._scratch.get(M)
-        ab, e, _ = got if got is not None else self.scratch(M)
+        ab, e, _ = bufs or self.scratch(M)
         over = _STATE["lib"].si_split(x, M, self.K, self.lim, ab.p, e.p)
         acc = _torch._int_mm(ab.t, self.qt)
         return acc, acc.data_ptr(), e, over
 
     def __call__(self, x: _Buf, M: int, add_to: _Buf | None = None) -> _Buf:
         from .fixed import int_linear
-        acc, pacc, e, over = self.product(x.p, M)
-        out = self.scratch(M)[2]
+        bufs = self.scratch(M)
+        acc, pacc, e, over = self.product(x.p, M, bufs)
+        out = bufs[2]
         if over and len(self.lins) > 1:
             ys = np.concatenate([int_linear(x.a.reshape(M, self.K).copy(), lin) for lin in self.lins], 1)
             if add_to is None:
@@ -268,9 +263,7 @@ class Norm:
         self._scratch: dict = {}
 
     def __call__(self, x: _Buf, M: int, out: _Buf | None = None) -> _Buf:
-        got = self._scratch.get(M)
-        if got is None:
-            got = _keep(self._scratch, M, (_Buf((M, self.d), _torch.int64), _Buf((self.d,), _torch.int64)))
+        got = _scratch(self._scratch, M, lambda: (_Buf((M, self.d), _torch.int64), _Buf((self.d,), _torch.int64)))
         o = got[0] if out is None else out
         _STATE["lib"].si_norm(x.p, M, self.d, self.peps, self.center, self.pg, self.pc0, self.G, o.p, got[1].p)
         return o
@@ -293,9 +286,7 @@ class Table:
     def swiglu(self, gu: _Buf, M: int) -> _Buf:
         """Rows (M, 2I) = [gate | up] -> round(clip(act(gate)) clip(up) / 2^16) (M, I)."""
         I = gu.a.shape[1] // 2
-        out = self._scratch.get(M)
-        if out is None:
-            out = _keep(self._scratch, M, _Buf((M, I), _torch.int64))
+        out = _scratch(self._scratch, M, lambda: _Buf((M, I), _torch.int64))
         _STATE["lib"].si_swiglu(gu.p, M, I, self.pt, self.pdt, self.R, self.clamp, out.p)
         return out
 
@@ -321,9 +312,7 @@ class Attention:
         ck, cv = kv.reserve(B, Hk, T, hs)
         if kv.n != pos0:
             raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
-        out = self._scratch.get(B * T)
-        if out is None:
-            out = _keep(self._scratch, B * T, _Buf((B * T, H * hs), _torch.int64))
+        out = _scratch(self._scratch, B * T, lambda: _Buf((B * T, H * hs), _torch.int64))
         N = qkv.a.shape[1]
         base = qkv.p
         rc = _STATE["lib"].si_attend(base, T * N, hs, N, base + 8 * H * hs, base + 8 * (H + Hk) * hs, T * N, hs,
@@ -343,11 +332,14 @@ def rows(x: np.ndarray) -> _Buf:
     return b
 
 
-def head(h: _Buf, M: int, L: Lin, tab_ptr: int, tablen: int) -> np.ndarray:
-    """Frequency rows (M, N) int64 of :func:`.fixed.head_freqs` for the rows of buffer h (M, K), a new array."""
+def head(h: _Buf, L: Lin, tab: np.ndarray) -> np.ndarray:
+    """Frequency rows (..., N) int64 of :func:`.fixed.head_freqs` for the rows of buffer h (..., K) with the
+    exp table `tab` (float64), a new array."""
+    M = h.a.size // L.K
     acc, pacc, e, _ = L.product(h.p, M)
     out = np.empty((M, L.N), dtype=np.int64)
-    rc = _STATE["lib"].si_head(pacc, M, L.N, e.p, L.pmd, L.lins[0].shift, tab_ptr, tablen, out.ctypes.data)
+    rc = _STATE["lib"].si_head(pacc, M, L.N, e.p, L.pmd, L.lins[0].shift, tab.ctypes.data, tab.shape[0],
+                               out.ctypes.data)
     if rc != 0:
         raise MemoryError("The head kernel could not allocate its scratch memory.")
-    return out
+    return out.reshape(*h.a.shape[:-1], L.N)

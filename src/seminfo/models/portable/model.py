@@ -352,14 +352,10 @@ class PortableTransformer(PortableModel):
             B, T = x.shape
             with torch.inference_mode():
                 h = self._hidden_fast(x, length, cache)                     # buffer (B T, d)
-                tab = self._tables().np
-                if want is None:
-                    F = fast.head(h, B * T, self._fast_head(), tab.ctypes.data, tab.shape[0])
-                    return cache, F.reshape(B, T, -1)
-                rows = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
-                F = fast.head(rows, rows.a.shape[0] * rows.a.shape[1], self._fast_head(),
-                              tab.ctypes.data, tab.shape[0])
-            return cache, F.reshape(B, rows.a.shape[1], -1)
+                if want is not None:
+                    h = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
+                F = fast.head(h, self._fast_head(), self._tables().np)
+            return cache, F.reshape(B, -1, F.shape[-1])
         with torch.inference_mode():
             h = self._hidden(x, length, cache)                             # (B, T, d)
             if want is not None:
@@ -374,14 +370,11 @@ class PortableTransformer(PortableModel):
         seq = np.concatenate([np.broadcast_to(np.asarray(self.prefix, dtype=np.int64), (B, P)), arr], 1)
         x = self._input(seq)
         if isinstance(x, np.ndarray) and fast.library() is not None:
-            tab = self._tables().np
             with torch.inference_mode():
                 h = self._hidden_fast(x, 0, self._begin_cache(B)).a.reshape(B, seq.shape[1], -1)
                 for a in range(0, n, _HEAD_CHUNK):
                     rows = fast.rows(h[:, P - 1 + a: P - 1 + min(a + _HEAD_CHUNK, n)])
-                    F = fast.head(rows, rows.a.shape[0] * rows.a.shape[1], self._fast_head(),
-                                  tab.ctypes.data, tab.shape[0])
-                    yield a, min(a + _HEAD_CHUNK, n), F.reshape(B, rows.a.shape[1], -1)
+                    yield a, min(a + _HEAD_CHUNK, n), fast.head(rows, self._fast_head(), self._tables().np)
             return
         with torch.inference_mode():
             h = self._hidden(x, 0, self._begin_cache(B))[:, P - 1: P - 1 + n]
