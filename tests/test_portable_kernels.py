@@ -155,7 +155,133 @@ def test_scratch_buffers_are_kept_for_decoding_calls_only(gpt):
     st = gpt.begin(1)
     gpt.feed_freqs(st, ids[:, :1])
     lin = gpt._fast_consts()["layers"][0][1]
-    assert lin._scratch and max(lin._scratch) <= fast._KEEP_ROWS
+    lin(fast.rows(np.ones((3, lin.K), np.int64)), 3)
+    kept = list(lin._scratch) + list(lin._cscratch)
+    assert kept and max(kept) <= fast._KEEP_ROWS
+
+
+needs_qmm = pytest.mark.skipif(not (fast.available() and fast._qmm()),
+                               reason="the kernels' own int8 product needs AVX-512 VNNI")
+
+
+def _lins(K: int, sizes, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    return [QLinear.from_float(torch.randn(K, n, generator=gen) * s, torch.randn(n, generator=gen))
+            for n, s in sizes]
+
+
+def _inputs(K: int, M: int, lins, rng):
+    big = (1 << (14 + QStack(lins).shift)) * 4                                    # reaches a clip limit
+    return [rng.integers(-(1 << (F + 4)), 1 << (F + 4), size=(M, K)),
+            rng.integers(-(1 << 40), 1 << 40, size=(M, K)),                       # beyond every clip limit
+            np.where(rng.random((M, K)) < 0.1, big, rng.integers(-99, 99, size=(M, K)))]
+
+
+@needs_qmm
+@pytest.mark.parametrize("K,sizes", [(40, ((24, 0.05), (8, 3.0), (8, 1e-4))), (100, ((37, 0.1),)),
+                                     (192, ((576, 0.05),)), (13, ((5, 0.3), (19, 0.02)))])
+def test_the_kernels_products_are_torch_products(K, sizes):
+    """The VNNI product (any K, any N: padded inside) gives torch._int_mm's integers, for single
+    layers, stacks (also beyond a layer's clip limit, handled in the kernel) and the head."""
+    from seminfo.models.portable.fixed import exp_table, head_freqs
+    lins = _lins(K, sizes, K)
+    rng = np.random.default_rng(K)
+    L = fast.Lin(lins)
+    tab = exp_table().astype(np.float64)
+    for M in (1, 2, 5, fast.QMM_ROWS):
+        for x in _inputs(K, M, lins, rng):
+            x = x.astype(np.int64)
+            want = np.concatenate([int_linear(x, lin) for lin in lins], 1)
+            add = fast.rows(rng.integers(-1000, 1000, size=(M, L.N)))
+            before = add.a.copy()
+            np.testing.assert_array_equal(L(fast.rows(x), M).a, want)
+            L(fast.rows(x), M, add_to=add)
+            np.testing.assert_array_equal(add.a, before + want)
+            with fast.torch_products():
+                np.testing.assert_array_equal(L(fast.rows(x), M).a, want)
+            if len(lins) == 1 and int(np.abs(x).max()) < 1 << 40:
+                h = fast.rows(x)
+                np.testing.assert_array_equal(fast.head(h, L, tab), head_freqs(x, lins[0], tab))
+
+
+@needs_qmm
+def test_threads_change_no_number():
+    """Large products are split over threads by columns; one thread or several, the same integers."""
+    lins = _lins(256, ((1024, 0.05),), 7)
+    L = fast.Lin(lins)
+    x = fast.rows(np.random.default_rng(7).integers(-(1 << 20), 1 << 20, size=(3, 256)))
+    lib = fast.library()
+    try:
+        outs = []
+        for n in (1, 2, 3):
+            assert lib.si_set_threads(n) == n
+            outs.append(L(x, 3).a.copy())
+    finally:
+        lib.si_set_threads(fast._STATE["threads"])
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
+    np.testing.assert_array_equal(outs[0], int_linear(x.a.copy(), lins[0]))
+
+
+@needs_qmm
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_threads():
+    """The pool's threads do not survive fork; a child starts its own and gets the same integers."""
+    import select
+    lins = _lins(256, ((1024, 0.05),), 8)
+    L = fast.Lin(lins)
+    x = fast.rows(np.random.default_rng(8).integers(-(1 << 20), 1 << 20, size=(1, 256)))
+    want = L(x, 1).a.copy()                                      # the parent's pool is running
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                                 # pragma: no cover (the child)
+        try:
+            os.write(w, L(x, 1).a.tobytes())
+        finally:
+            os._exit(0)
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], 120)
+        assert ready, "the forked child did not answer within 120 s"
+        got = b""
+        while len(got) < want.nbytes:
+            chunk = os.read(r, want.nbytes)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    np.testing.assert_array_equal(np.frombuffer(got, dtype=np.int64).reshape(want.shape), want)
+
+
+@needs_qmm
+def test_whole_blocks_give_the_per_kernel_rows(gpt, llama):
+    """Decoding calls run each transformer block in one kernel call: the same rows as the kernels one
+    by one with torch products, token by token and in small groups."""
+    for model in (gpt, llama):
+        ids = np.random.default_rng(9).integers(0, 4096, size=(2, 30)).astype(np.int64)
+        steps = [1] * 12 + [2, 5, 8, 3]
+
+        def run():
+            st = model.begin(2)
+            rows, p = [st.freqs[:, None]], 0
+            for s in steps:
+                st, Fr = model.feed_freqs(st, ids[:, p:p + s])
+                rows.append(Fr)
+                p += s
+            return np.concatenate(rows, 1)
+        a = run()
+        with fast.torch_products():
+            assert not fast.whole_blocks(1)
+            b = run()
+        assert np.array_equal(a, b)
+        assert np.array_equal(a, model.freq_table(ids))
+
+
+def test_status_says_which_product_runs():
+    text = fast.status()
+    if fast.available():
+        assert ("VNNI" in text) == fast._qmm() and "int8 products" in text
 
 
 _CHILD = """

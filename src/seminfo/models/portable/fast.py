@@ -36,15 +36,20 @@ import warnings
 
 import numpy as np
 
-__all__ = ["library", "available", "disabled", "status", "Lin", "Norm", "Table", "Attention", "rows", "head"]
+__all__ = ["library", "available", "disabled", "torch_products", "status", "whole_blocks", "Lin", "Norm",
+           "Table", "Attention", "Block", "rows", "head"]
 
 _SRC = pathlib.Path(__file__).with_name("kernels.c")
-_FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fwrapv"]
+_FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math", "-fwrapv"]
 #: Tuned for the CPU that compiles (the numbers do not depend on it: integer results are exact and the
 #: double operations are single IEEE operations in a fixed order); the cache key includes the CPU flags.
 _TUNE = ["-march=native"]
 _LOCK = threading.Lock()
-_STATE: dict = {"lib": None, "tried": False, "why": "not loaded yet", "off": False}
+_STATE: dict = {"lib": None, "tried": False, "why": "not loaded yet", "off": False, "qmm": False, "qmm_off": False,
+                "threads": 1}
+#: Calls of at most this many rows take the kernels' own int8 product (when built); larger ones
+#: torch._int_mm (its blocked GEMM wins once the weights are reused across many rows).
+QMM_ROWS = 16
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 _SIGS = {
@@ -56,7 +61,29 @@ _SIGS = {
     "si_attend": (ctypes.c_int, [_P, _I, _I, _I, _P, _P, _I, _I, _I, _I, _I, _I, _I, _I, _P, _P, _I, _I,
                                  _P, _P, _I, _I, _I, _P, _I, _P]),
     "si_head": (ctypes.c_int, [_P, _I, _I, _P, _P, _I, _P, _I, _P]),
+    "si_qmm_kind": (ctypes.c_int, []),
+    "si_set_threads": (ctypes.c_int, [ctypes.c_int]),
+    "si_linear": (ctypes.c_int, [_P, _P, _I, _P, ctypes.c_int]),
+    "si_linear_head": (ctypes.c_int, [_P, _P, _I, _P, _I, _P, _I, _P]),
+    "si_block": (ctypes.c_int, [_P, _P, _I, _I, _P, _P, _I, _I]),
 }
+
+
+class _LinSpec(ctypes.Structure):
+    """kernels.c's si_lin: one linear layer (or stack) with packed weights."""
+
+    _fields_ = [("K", _I), ("N", _I), ("Kp", _I), ("lim", _I), ("W", _P), ("cs", _P), ("m2", _P), ("b1", _P),
+                ("sh", _P), ("nsub", _I), ("sub_lim", _P), ("sub_end", _P)]
+
+
+class _BlockSpec(ctypes.Structure):
+    """kernels.c's si_block_spec: one transformer block."""
+
+    _fields_ = [("d", _I), ("center", _I), ("G", _I), ("eps", _P), ("g1", _P), ("c1", _P), ("g2", _P),
+                ("c2", _P), ("qkv", _P), ("o", _P), ("up", _P), ("down", _P), ("swiglu", _I), ("act_R", _I),
+                ("act_clamp", _I), ("act_t", _P), ("act_dt", _P), ("H", _I), ("Hk", _I), ("hs", _I),
+                ("cmul", _I), ("R", _I), ("exp_len", _I), ("rope_clamp", _I), ("exp_tab", _P), ("cos", _P),
+                ("sin", _P)]
 
 
 def _compiler() -> str | None:
@@ -131,6 +158,9 @@ def library():
                 import torch as _t
                 _torch = _t
                 _STATE["lib"], _STATE["why"] = _build()
+                if _STATE["lib"] is not None:
+                    _STATE["qmm"] = bool(_STATE["lib"].si_qmm_kind())
+                    _STATE["threads"] = int(_STATE["lib"].si_set_threads(min(max(_t.get_num_threads(), 1), 16)))
                 _STATE["tried"] = True
                 if _STATE["lib"] is None:
                     warnings.warn(f"seminfo: portable decoding runs the numpy kernels (same numbers, slower): "
@@ -148,7 +178,16 @@ def status() -> str:
     library()
     if _STATE["off"] or os.environ.get("SEMINFO_KERNELS", "1") == "0":
         return "disabled (SEMINFO_KERNELS=0 or fast.disabled())"
-    return _STATE["why"]
+    if _STATE["lib"] is None:
+        return _STATE["why"]
+    prod = (f"int8 products of up to {QMM_ROWS} rows in the kernels (AVX-512 VNNI, up to {_STATE['threads']} "
+            "threads), larger ones torch._int_mm" if _qmm() else "int8 products with torch._int_mm")
+    return f"{_STATE['why']}; {prod}"
+
+
+def _qmm() -> bool:
+    """Whether small int8 products run in the kernels (built with AVX-512 VNNI, not switched off)."""
+    return _STATE["qmm"] and not _STATE["qmm_off"]
 
 
 @contextlib.contextmanager
@@ -162,17 +201,32 @@ def disabled():
         _STATE["off"] = old
 
 
+@contextlib.contextmanager
+def torch_products():
+    """Inside the block every int8 product goes to torch._int_mm (tests compare the two)."""
+    old = _STATE["qmm_off"]
+    _STATE["qmm_off"] = True
+    try:
+        yield
+    finally:
+        _STATE["qmm_off"] = old
+
+
 def _c64(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
 class _Buf:
-    """A CPU torch tensor, its numpy view and its address (kept: looking an address up costs more
-    than most kernels)."""
+    """A CPU torch tensor (or a numpy array: `dtype` a numpy type), its numpy view and its address
+    (kept: looking an address up costs more than most kernels)."""
 
     __slots__ = ("t", "a", "p")
 
     def __init__(self, shape, dtype) -> None:
+        if isinstance(dtype, type) and issubclass(dtype, np.generic):
+            self.t, self.a = None, np.empty(shape, dtype=dtype)
+            self.p = self.a.ctypes.data
+            return
         import torch
         self.t = torch.empty(shape, dtype=dtype)
         self.a = self.t.numpy()
@@ -222,34 +276,62 @@ class Lin:
         self.md, self.pmd = _const(self.lins[0].md.np.astype(np.float64))
         self.lim = (1 << min(14 + min(l.shift for l in self.lins), 62)) - 1
         self._scratch: dict = {}
+        self._cscratch: dict = {}
+        self._packed = None
+
+    def _spec(self) -> int:
+        """Address of the layer's si_lin, with the weights packed as the kernels' product takes them
+        (Wp (Np/16, Kp/4, 16, 4) int8 and column sums (Np,) int32; K padded to a multiple of 8 and N
+        to one of 16 with zero weights). Built on first use."""
+        if self._packed is None:
+            K, N = self.K, self.N
+            Kp, Np = -(-K // 8) * 8, -(-N // 16) * 16
+            w = np.zeros((Kp, Np), dtype=np.int8)
+            w[:K, :N] = self.qt.numpy()
+            wp = np.ascontiguousarray(w.reshape(Kp // 4, 4, Np // 16, 16).transpose(2, 0, 3, 1))
+            cs = np.ascontiguousarray(w.sum(0, dtype=np.int32))
+            lims = np.array([(1 << min(14 + l.shift, 62)) - 1 for l in self.lins], dtype=np.int64)
+            ends = np.cumsum([int(l.q.shape[0]) for l in self.lins]).astype(np.int64)
+            spec = _LinSpec(K, N, Kp, self.lim, wp.ctypes.data, cs.ctypes.data, self.pm2, self.pb1, self.psh,
+                            len(self.lins), lims.ctypes.data, ends.ctypes.data)
+            self._packed = (wp, cs, lims, ends, spec, ctypes.addressof(spec))
+        return self._packed[-1]
 
     def scratch(self, M: int):
-        """(ab, e, out) buffers for M rows."""
+        """(ab, e, out) buffers for M rows (out alone when the kernels do the product)."""
+        if M <= QMM_ROWS and _qmm():
+            return _scratch(self._cscratch, M, lambda: _Buf((M, self.N), np.int64))
         return _scratch(self._scratch, M, lambda: (_Buf((2 * M, self.K), _torch.int8), _Buf((M,), _torch.int64),
                                                    _Buf((M, self.N), _torch.int64)))
 
-    def product(self, x: int, M: int, bufs=None):
-        """(acc tensor (2M, N) int32, its address, e buffer, over) of the rows at address x."""
-        ab, e, _ = bufs or self.scratch(M)
+    def product(self, x: int, M: int, bufs):
+        """(acc tensor (2M, N) int32 [hi rows; lo rows], its address, e buffer, over) of the rows at
+        address x, with torch._int_mm."""
+        ab, e, _ = bufs
         over = _STATE["lib"].si_split(x, M, self.K, self.lim, ab.p, e.p)
         acc = _torch._int_mm(ab.t, self.qt)
         return acc, acc.data_ptr(), e, over
 
     def __call__(self, x: _Buf, M: int, add_to: _Buf | None = None) -> _Buf:
         from .fixed import int_linear
+        if M <= QMM_ROWS and _qmm():                     # split, product and finish in one call
+            dst = self.scratch(M) if add_to is None else add_to
+            if _STATE["lib"].si_linear(self._spec(), x.p, M, dst.p, int(add_to is not None)) < 0:
+                raise MemoryError("The linear kernel could not allocate its scratch memory.")
+            return dst                                   # (a stack beyond a limit is handled there)
         bufs = self.scratch(M)
         acc, pacc, e, over = self.product(x.p, M, bufs)
-        out = bufs[2]
-        if over and len(self.lins) > 1:
+        dst = bufs[2] if add_to is None else add_to
+        if over and len(self.lins) > 1:                  # beyond a layer's clip limit: one by one
             ys = np.concatenate([int_linear(x.a.reshape(M, self.K).copy(), lin) for lin in self.lins], 1)
             if add_to is None:
-                out.a[...] = ys
-                return out
-            add_to.a.reshape(M, self.N)[...] += ys
-            return add_to
-        _STATE["lib"].si_finish(pacc, M, self.N, 0, self.N, e.p, self.pm2, self.pb1, self.psh,
-                                out.p if add_to is None else add_to.p, int(add_to is not None))
-        return out if add_to is None else add_to
+                dst.a[...] = ys
+            else:
+                dst.a.reshape(M, self.N)[...] += ys
+            return dst
+        _STATE["lib"].si_finish(pacc, M, self.N, 0, self.N, e.p, self.pm2, self.pb1, self.psh, dst.p,
+                                int(add_to is not None))
+        return dst
 
 
 class Norm:
@@ -325,6 +407,42 @@ class Attention:
         return out
 
 
+def whole_blocks(M: int) -> bool:
+    """Whether a call of M rows runs each transformer block in one kernel call (:class:`Block`)."""
+    return M <= QMM_ROWS and _qmm()
+
+
+class Block:
+    """One pre-norm transformer block (GPT-2 or Llama) in one kernel call: ``x += o(attention(qkv(
+    norm1(x))))`` then ``x += down(mlp(up(norm2(x))))``, the MLP being `act` in place (GELU) or, with
+    `swiglu`, SwiGLU of [gate | up]. The same integers as the calls of the parts one by one; only
+    for calls where :func:`whole_blocks` holds (its products are the kernels' own)."""
+
+    def __init__(self, norm1: Norm, qkv: Lin, attn: "Attention", o: Lin, norm2: Norm, up: Lin, act: Table,
+                 down: Lin, swiglu: bool) -> None:
+        if norm1.center != norm2.center or norm1.G != norm2.G or not np.array_equal(norm1.eps, norm2.eps):
+            raise ValueError("The two norms of a block must share their kind and epsilon table.")
+        self.parts = (norm1, qkv, attn, o, norm2, up, act, down)
+        a = attn
+        self.spec = _BlockSpec(norm1.d, norm1.center, norm1.G, norm1.peps, norm1.pg, norm1.pc0, norm2.pg,
+                               norm2.pc0, qkv._spec(), o._spec(), up._spec(), down._spec(), int(swiglu), act.R,
+                               act.clamp, act.pt, act.pdt, a.H, a.Hk, a.hs, a.cmul, a.R, a.tab.shape[0],
+                               a.rope_clamp, a.ptab, a.pcos, a.psin)
+        self.p = ctypes.addressof(self.spec)
+
+    def __call__(self, x: _Buf, B: int, T: int, kv, pos0: int) -> _Buf:
+        """The rows of buffer x (B T, d), in place, after `pos0` cached positions in `kv` (a _KV)."""
+        a = self.parts[2]
+        ck, _ = kv.reserve(B, a.Hk, T, a.hs)
+        if kv.n != pos0:
+            raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
+        rc = _STATE["lib"].si_block(self.p, x.p, B, T, kv.ptrs[0], kv.ptrs[1], ck.shape[2], pos0)
+        if rc != 0:
+            raise MemoryError("The block kernel could not allocate its scratch memory.")
+        kv.n += T
+        return x
+
+
 def rows(x: np.ndarray) -> _Buf:
     """A buffer holding a copy of the int64 rows x (M, d)."""
     b = _Buf(x.shape, _torch.int64)
@@ -336,10 +454,14 @@ def head(h: _Buf, L: Lin, tab: np.ndarray) -> np.ndarray:
     """Frequency rows (..., N) int64 of :func:`.fixed.head_freqs` for the rows of buffer h (..., K) with the
     exp table `tab` (float64), a new array."""
     M = h.a.size // L.K
-    acc, pacc, e, _ = L.product(h.p, M)
     out = np.empty((M, L.N), dtype=np.int64)
-    rc = _STATE["lib"].si_head(pacc, M, L.N, e.p, L.pmd, L.lins[0].shift, tab.ctypes.data, tab.shape[0],
-                               out.ctypes.data)
+    lib = _STATE["lib"]
+    if whole_blocks(M):
+        rc = lib.si_linear_head(L._spec(), h.p, M, L.pmd, L.lins[0].shift, tab.ctypes.data, tab.shape[0],
+                                out.ctypes.data)
+    else:
+        acc, pacc, e, _ = L.product(h.p, M, L.scratch(M))
+        rc = lib.si_head(pacc, M, L.N, e.p, L.pmd, L.lins[0].shift, tab.ctypes.data, tab.shape[0], out.ctypes.data)
     if rc != 0:
         raise MemoryError("The head kernel could not allocate its scratch memory.")
     return out.reshape(*h.a.shape[:-1], L.N)

@@ -178,18 +178,23 @@ class IntGPT2(PortableTransformer):
         if getattr(self, "_fc", None) is None:
             ln = lambda n: fast.Norm(n.eps_tab.numpy(), True, n.g.numpy(), n._c0.np, G)        # noqa: E731
             nh, hs = self.n_head, self.d // self.n_head
-            self._fc = {"layers": [(ln(lay["ln_1"]), fast.Lin([lay["attn"]]), fast.Lin([lay["proj"]]),
-                                    ln(lay["ln_2"]), fast.Lin([lay["fc"]]), fast.Lin([lay["out"]]))
-                                   for lay in self.layers],
-                        "ln_f": ln(self.ln_f),
-                        "attn": fast.Attention(nh, nh, hs, self._tables().np, *_score_mult(hs)),
-                        "gelu": fast.Table(self._gelu.np, self._gelu_d.np, _ACT_RANGE["gelu_new"])}
+            attn = fast.Attention(nh, nh, hs, self._tables().np, *_score_mult(hs))
+            gelu = fast.Table(self._gelu.np, self._gelu_d.np, _ACT_RANGE["gelu_new"])
+            layers = [(ln(lay["ln_1"]), fast.Lin([lay["attn"]]), fast.Lin([lay["proj"]]), ln(lay["ln_2"]),
+                       fast.Lin([lay["fc"]]), fast.Lin([lay["out"]])) for lay in self.layers]
+            self._fc = {"layers": layers, "ln_f": ln(self.ln_f), "attn": attn, "gelu": gelu,
+                        "blocks": [fast.Block(ln_1, qkv, attn, proj, ln_2, fc, gelu, out, swiglu=False)
+                                   for ln_1, qkv, proj, ln_2, fc, out in layers] if fast.whole_blocks(1) else None}
         return self._fc
 
     def _hidden_fast(self, ids, pos0, cache):
         B, T = ids.shape
         M, c = B * T, self._fast_consts()
         x = fast.rows(self._embed(ids, pos0).reshape(M, self.d))                   # the residual stream
+        if c["blocks"] is not None and fast.whole_blocks(M):                       # decoding: a call per block
+            for block, kv in zip(c["blocks"], cache):
+                block(x, B, T, kv, pos0)
+            return c["ln_f"](x, M)
         for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):
             o = c["attn"](attn(ln_1(x, M), M), B, T, kv, pos0)
             proj(o, M, add_to=x)

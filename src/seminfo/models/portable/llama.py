@@ -216,14 +216,16 @@ class IntLlama(PortableTransformer):
         """The kernels' constants of :meth:`_hidden_fast` (built on first use, CPU only)."""
         if getattr(self, "_fc", None) is None:
             rms = lambda g: fast.Norm(self._eps.np, False, g.np, 1 << (G - 1), G)              # noqa: E731
-            self._fc = {"layers": [(rms(g1), fast.Lin([lay["q"], lay["k"], lay["v"]]), fast.Lin([lay["o"]]),
-                                    rms(g2), fast.Lin([lay["gate"], lay["up"]]), fast.Lin([lay["down"]]))
-                                   for lay, (g1, g2) in zip(self.layers, self._gains)],
-                        "norm": rms(self._norm),
-                        "attn": fast.Attention(self.n_head, self.n_kv, self.head_dim, self._tables().np,
-                                               *_score_mult(self.head_dim), rope=(self._cos.np, self._sin.np),
-                                               rope_clamp=_ROPE_CLAMP),
-                        "silu": fast.Table(self._silu.np, self._silu_d.np, _ACT_RANGE["silu"], _MUL_CLAMP)}
+            attn = fast.Attention(self.n_head, self.n_kv, self.head_dim, self._tables().np,
+                                  *_score_mult(self.head_dim), rope=(self._cos.np, self._sin.np),
+                                  rope_clamp=_ROPE_CLAMP)
+            silu = fast.Table(self._silu.np, self._silu_d.np, _ACT_RANGE["silu"], _MUL_CLAMP)
+            layers = [(rms(g1), fast.Lin([lay["q"], lay["k"], lay["v"]]), fast.Lin([lay["o"]]), rms(g2),
+                       fast.Lin([lay["gate"], lay["up"]]), fast.Lin([lay["down"]]))
+                      for lay, (g1, g2) in zip(self.layers, self._gains)]
+            self._fc = {"layers": layers, "norm": rms(self._norm), "attn": attn, "silu": silu,
+                        "blocks": [fast.Block(ln_1, qkv, attn, o, ln_2, gu, silu, down, swiglu=True)
+                                   for ln_1, qkv, o, ln_2, gu, down in layers] if fast.whole_blocks(1) else None}
         return self._fc
 
     def _hidden_fast(self, ids, pos0, cache):
@@ -232,6 +234,10 @@ class IntLlama(PortableTransformer):
         x = e.qn.np[ids].astype(np.int64)
         x *= (e.m2.np[ids] >> 1)[..., None]
         x = fast.rows(rshift_round(x, e.shift - F).reshape(M, self.d))              # the residual stream
+        if c["blocks"] is not None and fast.whole_blocks(M):                       # decoding: a call per block
+            for block, kv in zip(c["blocks"], cache):
+                block(x, B, T, kv, pos0)
+            return c["norm"](x, M)
         for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):
             o = c["attn"](qkv(ln_1(x, M), M), B, T, kv, pos0)
             o_proj(o, M, add_to=x)
