@@ -65,3 +65,21 @@ def test_mixing_needs_the_portable_path():
         compress(b"abc", "builtin:ngram", portable=False, mix=True)
     r = compress(b"abc abc abc", "builtin:ngram", portable=False)
     assert not read_header(r.archive).mixed
+
+
+def test_the_kernel_rows_are_the_numpy_rows():
+    """Where the C kernels are built a row is one kernel call: the same integers as numpy, weight and
+    all, on random rows with repeating contexts (every back-off level used)."""
+    from seminfo.models.portable import fast
+    if not fast.available():
+        pytest.skip(f"no kernels here: {fast.status()}")
+    rng = np.random.default_rng(3)
+    for K, span in ((5, 5), (300, 12), (4096, 60)):
+        a, b = ContextMixer(K), ContextMixer(K, kernels=False)
+        assert a._lib is not None and b._lib is None
+        for t in rng.integers(0, span, size=300):
+            F = rng.integers(1, 1 << rng.integers(1, 31), size=K)
+            np.testing.assert_array_equal(a.mix(F), b.mix(F))
+            a.update(int(t))
+            b.update(int(t))
+            assert a.w == b.w

@@ -329,3 +329,14 @@ def test_without_a_compiler_the_numpy_path_runs(tmp_path, monkeypatch):
     finally:
         fast._STATE.clear()
         fast._STATE.update(saved)
+
+
+def test_feeding_with_last_computes_the_last_row_only(gpt):
+    """A restart feeds `keep` tokens and needs only the row after the last one: ``last=True``."""
+    ids = np.random.default_rng(10).integers(0, 4096, size=(2, 40)).astype(np.int64)
+    full_state, full = gpt.feed_freqs(gpt.begin(2), ids)
+    last_state, last = gpt.feed_freqs(gpt.begin(2), ids, last=True)
+    assert last.shape == (2, 1, gpt.vocab_size) and np.array_equal(last[:, 0], full[:, -1])
+    assert np.array_equal(last_state.freqs, full_state.freqs) and last_state.length == full_state.length
+    nxt = ids[:, :1]                                                 # both states go on alike
+    assert np.array_equal(gpt.feed_freqs(full_state, nxt)[1], gpt.feed_freqs(last_state, nxt)[1])

@@ -59,7 +59,7 @@ from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvail
 from ..results import Result
 from . import container, machine
 from . import methods as block_methods
-from .context import ContextDriver, segments
+from .context import ContextDriver, feed_last, segments
 from .mixing import ContextMixer
 from .rangecoder import (UNIFORM_BYTE, BlockDecoder, BlockEncoder, coded_bits, probabilities,
                          with_escape)
@@ -429,7 +429,7 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
         for seg in segs:
             st = m.begin(len(group))
             if seg.history < seg.first:
-                st, _ = m.feed_freqs(st, ids[:, seg.history:seg.first])
+                st, _ = feed_last(m, st, ids[:, seg.history:seg.first])
             emit(seg.first, np.asarray(st.freqs)[:, None, :])
             pos = seg.first
             while pos < seg.last:

@@ -63,6 +63,24 @@ def segments(n: int, n_prefix: int, window: int | None, keep: int) -> list[Segme
     return out
 
 
+def takes_last(model) -> bool:
+    """Whether ``model.feed_freqs`` can compute only the row after the last token (``last=True``, as
+    :class:`~seminfo.models.portable.PortableModel` does; other portable models give every row)."""
+    import inspect
+    try:
+        return "last" in inspect.signature(model.feed_freqs).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def feed_last(model, state, ids, last: bool | None = None):
+    """``model.feed_freqs(state, ids)``, computing only the last row where the model can (`last`:
+    :func:`takes_last`, found out when None)."""
+    if last is None:
+        last = takes_last(model)
+    return model.feed_freqs(state, ids, last=True) if last else model.feed_freqs(state, ids)
+
+
 class ContextDriver:
     """Batch of `batch` contexts advanced in lockstep, one token per row per step.
 
@@ -87,6 +105,7 @@ class ContextDriver:
         self.portable = portable
         self.restarts = 0
         self._steps: deque = deque(maxlen=keep)       # the last `keep` (B,) arrays fed
+        self._last = portable and takes_last(model)
         self.state = model.begin(batch)
 
     @property
@@ -100,8 +119,8 @@ class ContextDriver:
         return self.state.freqs
 
     def _feed(self, ids: np.ndarray) -> None:
-        if self.portable:
-            self.state, _ = self.model.feed_freqs(self.state, ids)
+        if self.portable:                                   # only the last row is used
+            self.state, _ = feed_last(self.model, self.state, ids, self._last)
         else:
             self.state, _ = self.model.feed(self.state, ids)
 

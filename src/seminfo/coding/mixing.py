@@ -25,7 +25,9 @@ machine, compute the same rows: with ``Q = 2^30``,
   ``w <- w - floor(w / 64) + 512``, kept in 1 .. 2^16 - 1.
 
 Used on the portable path only (its rows are the same integers everywhere); the archive's header
-says whether a block's rows were mixed (flag 16).
+says whether a block's rows were mixed (flag 16). Where the portable models' C kernels are built
+(:mod:`seminfo.models.portable.fast`), a row is one kernel call (``si_mix_row``: the same integers,
+tested against this module's numpy code); otherwise numpy computes it.
 
 Leaves out: higher orders, learned mixing weights per context (logistic mixing as in PAQ/cmix), SSE.
 """
@@ -45,6 +47,15 @@ _W0 = 58982                      # 0.9 of the weight on the model at the start o
 _SHARE = 6                       # share 2^-6, spread evenly: w <- w - w / 64 + 2^16 / 128
 
 
+def _kernels():
+    """The portable models' C kernels (ctypes), or None (not built, or torch absent)."""
+    try:
+        from ..models.portable import fast
+        return fast.library()
+    except ImportError:
+        return None
+
+
 class ContextMixer:
     """Mix one block's model rows with its adaptive order-2 token context model.
 
@@ -52,11 +63,18 @@ class ContextMixer:
     ----------
     K : int
         Vocabulary size (the rows' length).
+    kernels : bool
+        Use the C kernels when they are built (False: numpy; the same rows).
     """
 
-    def __init__(self, K: int) -> None:
+    def __init__(self, K: int, *, kernels: bool = True) -> None:
         self.K = int(K)
+        self._lib = _kernels() if kernels else None
+        if self._lib is not None:                        # buffers and their addresses (slow to look up)
+            self._p2, self._tmp = np.empty(self.K, dtype=np.int64), np.empty(self.K, dtype=np.int64)
+            self._ptrs = (self._p2.ctypes.data, self._tmp.ctypes.data)
         self.c0 = np.zeros(self.K, dtype=np.int64)
+        self._pc0 = self.c0.ctypes.data
         self.n0 = 0
         self.c1: dict = {}
         self.c2: dict = {}
@@ -76,9 +94,26 @@ class ContextMixer:
         out[idx] = ((cnt << _Q) + base[idx]) // (n + 1)
         return out
 
+    @staticmethod
+    def _sparse(ctx: dict | None) -> tuple[int, int, int, int, tuple]:
+        """(address of the ids, of the counts, how many, their sum, the arrays kept alive)."""
+        if not ctx:
+            return 0, 0, 0, 0, ()
+        idx = np.fromiter(ctx.keys(), dtype=np.int64, count=len(ctx))
+        cnt = np.fromiter(ctx.values(), dtype=np.int64, count=len(ctx))
+        return idx.ctypes.data, cnt.ctypes.data, len(ctx), sum(ctx.values()), (idx, cnt)
+
     def mix(self, F: np.ndarray) -> np.ndarray:
         """The mixed row (K,) int64 (every entry >= 1) for the model's row F (K,) (integers >= 1)."""
-        F = np.asarray(F, dtype=np.int64)
+        F = np.ascontiguousarray(F, dtype=np.int64)
+        if self._lib is not None:
+            i1, k1, m1, n1, keep1 = self._sparse(self.c1.get(self.prev[1]))
+            i2, k2, m2, n2, keep2 = self._sparse(self.c2.get(self.prev))
+            out = np.empty(self.K, dtype=np.int64)
+            self._lib.si_mix_row(F.ctypes.data, self.K, self._pc0, self.n0, i1, k1, m1, n1, i2, k2, m2, n2, self.w,
+                                 *self._ptrs, out.ctypes.data)
+            self._last = (F, self._p2)
+            return out
         p0 = ((2 * self.c0 + 1) << _Q) // (2 * self.n0 + self.K)
         p2 = self._back_off(self._back_off(p0, self.c1.get(self.prev[1])), self.c2.get(self.prev))
         self._last = (F, p2)

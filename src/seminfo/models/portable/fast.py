@@ -66,6 +66,7 @@ _SIGS = {
     "si_linear": (ctypes.c_int, [_P, _P, _I, _P, ctypes.c_int]),
     "si_linear_head": (ctypes.c_int, [_P, _P, _I, _P, _I, _P, _I, _P]),
     "si_block": (ctypes.c_int, [_P, _P, _I, _I, _P, _P, _I, _I]),
+    "si_mix_row": (None, [_P, _I, _P, _I, _P, _P, _I, _I, _P, _P, _I, _I, _I, _P, _P, _P]),
 }
 
 
@@ -445,7 +446,7 @@ class Block:
 
 def rows(x: np.ndarray) -> _Buf:
     """A buffer holding a copy of the int64 rows x (M, d)."""
-    b = _Buf(x.shape, _torch.int64)
+    b = _Buf(x.shape, np.int64)
     b.a[...] = x
     return b
 

@@ -190,16 +190,24 @@ static inline i64 floor_i64(double y)              /* floor of |y| < 2^63, witho
 
 static inline double sum_exact(const double *a, i64 n)
 {
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    v8d s = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     i64 i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i];
-        s1 += a[i + 1];
-        s2 += a[i + 2];
-        s3 += a[i + 3];
-    }
-    for (; i < n; i++) s0 += a[i];
-    return (s0 + s1) + (s2 + s3);
+    for (; i + 8 <= n; i += 8) s += load8(a + i);
+    double t = hsum8(s);
+    for (; i < n; i++) t += a[i];
+    return t;
+}
+
+static inline double max_of(const double *a, i64 n)          /* -inf for n = 0 (no NaN here) */
+{
+    double m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    i64 i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) m[l] = a[i + l] > m[l] ? a[i + l] : m[l];
+    for (; i < n; i++) m[0] = a[i] > m[0] ? a[i] : m[0];
+    double r = m[0];
+    for (int l = 1; l < 8; l++) r = m[l] > r ? m[l] : r;
+    return r;
 }
 
 /* _exp_weights_: u[i] <- tab[trunc(min(max + 1/2 - u[i], L))] (exp(u - max) in Q30, 0 beyond the
@@ -352,7 +360,7 @@ static void qmm_blocks(const qjob *j, i64 nb0, i64 nb1)
    products (decoding calls them back to back) and then sleep on a condition variable. */
 #define SI_MAX_THREADS 16
 #define SI_SPIN_TICKS 4000000ull                /* about 1-2 ms */
-#define SI_PARALLEL_BYTES ((i64) 1 << 15)
+#define SI_PARALLEL_BYTES ((i64) 1 << 20)
 
 static struct {
     int want, started, parts;
@@ -616,15 +624,13 @@ int si_head(const i32 *acc, i64 M, i64 N, const i64 *e, const double *md, i64 sh
     for (i64 r = 0; r < M; r++) {
         const i32 *hi = acc + r * N, *lo = acc + (M + r) * N;
         const double p2 = ldexp(1.0, (int) (e[r] + (12 - FBITS - shift)));
-        double mx = -INFINITY;
         for (i64 c = 0; c < N; c++) {
             double v = (double) ((i64) hi[c] * 128 + lo[c]);
             v *= md[c];
             v *= p2;
             z[c] = v;
-            if (v > mx) mx = v;
         }
-        double total = exp_weights(z, N, mx, tab, L);
+        double total = exp_weights(z, N, max_of(z, N), tab, L);
         i64 *o = out + r * N;
         for (i64 c = 0; c < N; c++) {
             double w = z[c];
@@ -775,4 +781,55 @@ int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, double *ck, double *c
     (void) S; (void) x; (void) B; (void) T; (void) ck; (void) cv; (void) cap; (void) pos0;
     return -1;
 #endif
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The context mixer's row (seminfo.coding.mixing, its formulas): with Q = 2^30,
+     P0[v] = floor(Q (2 c0[v] + 1) / (2 n0 + K)),
+     P1[v] = floor((Q c1[v] + P0[v]) / (n1 + 1)),  P2[v] = floor((Q c2[v] + P1[v]) / (n2 + 1))
+   (the counts c1, c2 sparse: m entries idx/cnt, none: that level is skipped), and the mixed row
+     out[v] = floor(w F[v] / 2^17) + floor((2^16 - w) P2[v] / 2^17) + 1.
+   Every quotient is of non-negative integers below 2^62 and at most 2^31: a times 1/D in double
+   precision is within 2^-20 of it, and one correction step makes it the exact floor, so the rows
+   are the numpy path's. p2 gets P2 (the mixer's update reads it); tmp is scratch of K entries. */
+static inline i64 floor_quot(i64 a, i64 D, double inv)         /* floor(a / D), a >= 0, D >= 1 */
+{
+    i64 q = (i64) ((double) a * inv);
+    i64 r = a - q * D;
+    q -= (r < 0);
+    r += (r < 0) ? D : 0;
+    q += (r >= D);
+    return q;
+}
+
+static void back_off(const i64 *base, i64 K, const i64 *idx, const i64 *cnt, i64 m, i64 n, i64 *out)
+{
+    const i64 D = n + 1;
+    const double inv = 1.0 / (double) D;
+    for (i64 v = 0; v < K; v++) out[v] = floor_quot(base[v], D, inv);
+    for (i64 e = 0; e < m; e++) out[idx[e]] = floor_quot((cnt[e] << 30) + base[idx[e]], D, inv);
+}
+
+void si_mix_row(const i64 *F, i64 K, const i64 *c0, i64 n0, const i64 *i1, const i64 *k1, i64 m1, i64 n1,
+                const i64 *i2, const i64 *k2, i64 m2, i64 n2, i64 w, i64 *p2, i64 *tmp, i64 *out)
+{
+    const i64 D0 = 2 * n0 + K;
+    const double inv0 = 1.0 / (double) D0;
+    i64 *p0 = ((m1 > 0) + (m2 > 0)) % 2 == 0 ? p2 : tmp;       /* levels alternate: P2 ends in p2 */
+    for (i64 v = 0; v < K; v++) p0[v] = floor_quot((2 * c0[v] + 1) << 30, D0, inv0);
+    const i64 *p = p0;
+    if (m1 > 0) {
+        i64 *dst = p0 == tmp ? p2 : tmp;
+        back_off(p, K, i1, k1, m1, n1, dst);
+        p = dst;
+    }
+    if (m2 > 0) {
+        i64 *dst = p == tmp ? p2 : tmp;
+        back_off(p, K, i2, k2, m2, n2, dst);
+        p = dst;
+    }
+    if (p != p2)
+        for (i64 v = 0; v < K; v++) p2[v] = p[v];
+    const i64 wm = 65536 - w;
+    for (i64 v = 0; v < K; v++) out[v] = ((F[v] * w) >> 17) + ((p2[v] * wm) >> 17) + 1;
 }

@@ -15,6 +15,7 @@ length).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -132,8 +133,10 @@ class PortableModel(TokenModel):
                                  np.array([len(self.prefix) - 1]) if self.prefix else None)
         return PortableState(freqs=F[:, -1], length=len(self.prefix), cache=cache)
 
-    def feed_freqs(self, state: PortableState, ids: np.ndarray) -> tuple[PortableState, np.ndarray]:
-        """Append ids (B, T); return the new state and the int64 rows (B, T, K) after each token.
+    def feed_freqs(self, state: PortableState, ids: np.ndarray, *, last: bool = False
+                   ) -> tuple[PortableState, np.ndarray]:
+        """Append ids (B, T); return the new state and the int64 rows (B, T, K) after each token
+        (with `last`, only the row after the last token: (B, 1, K), which is all a restart needs).
 
         ``new_state.freqs == F[:, -1]``. The cache is updated in place: feed the new state only.
         """
@@ -146,7 +149,7 @@ class PortableModel(TokenModel):
                                      f"{state.freqs.shape[0]}.")
         if T == 0:
             return state, np.zeros((B, 0, self.vocab_size), dtype=np.int64)
-        cache, F = self._advance(state.cache, arr, state.length, None)
+        cache, F = self._advance(state.cache, arr, state.length, np.array([T - 1]) if last and T > 1 else None)
         return PortableState(freqs=F[:, -1], length=state.length + T, cache=cache), F
 
     def freq_table(self, ids: np.ndarray) -> np.ndarray:
@@ -350,7 +353,8 @@ class PortableTransformer(PortableModel):
         x = self._input(ids)
         if isinstance(x, np.ndarray) and fast.library() is not None:
             B, T = x.shape
-            with torch.inference_mode():
+            # decoding calls (whole blocks in C) use no torch; larger ones run torch._int_mm
+            with contextlib.nullcontext() if fast.whole_blocks(B * T) else torch.inference_mode():
                 h = self._hidden_fast(x, length, cache)                     # buffer (B T, d)
                 if want is not None:
                     h = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
