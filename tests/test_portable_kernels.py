@@ -144,8 +144,12 @@ def test_one_cache_passes_between_the_torch_and_kernel_paths(gpt):
     seq = np.concatenate([np.zeros((1, 1), np.int64), ids[:, :40]], 1)
     with torch.inference_mode():
         gpt._hidden(torch.as_tensor(seq), 0, cache)                                 # torch tensors
-    _, rows = gpt._advance(cache, ids[:, 40:], 41, None)                             # numpy + kernels
-    assert np.array_equal(rows, gpt.freq_table(ids)[:, 41:])
+    _, rows = gpt._advance(cache, ids[:, 40:50], 41, None)                           # numpy + kernels
+    want = gpt.freq_table(ids)
+    assert np.array_equal(rows, want[:, 41:51]) and cache[0].bufs[0].dtype == np.int32
+    with fast.disabled():                                                           # and back (float64)
+        _, rows = gpt._advance(cache, ids[:, 50:], 51, None)
+    assert np.array_equal(rows, want[:, 51:]) and cache[0].bufs[0].dtype == np.float64
 
 
 @needs_kernels

@@ -65,19 +65,15 @@ static inline v8d load8(const double *p)
     return v;
 }
 
+static inline v8d load8i(const i32 *p)        /* 8 int32 as doubles (exact) */
+{
+    return (v8d) {(double) p[0], (double) p[1], (double) p[2], (double) p[3], (double) p[4], (double) p[5],
+                  (double) p[6], (double) p[7]};
+}
+
 static inline double hsum8(v8d s)
 {
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-}
-
-static inline double dot_exact(const double *a, const double *b, i64 n)
-{
-    v8d s = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-    i64 i = 0;
-    for (; i + 8 <= n; i += 8) s += load8(a + i) * load8(b + i);
-    double t = hsum8(s);
-    for (; i < n; i++) t += a[i] * b[i];
-    return t;
 }
 
 static inline void store8(double *p, v8d v)
@@ -89,28 +85,28 @@ static inline void store8(double *p, v8d v)
    order), the sums kept in registers: NV vectors of 8 columns, two sets over alternate rows. */
 #define WEIGHTED_ROWS(NV)                                                                          \
     static void weighted_rows_##NV(double *restrict o, const double *restrict p,                   \
-                                   const double *restrict v, i64 n, i64 hs)                        \
+                                   const i32 *restrict v, i64 n, i64 hs)                           \
     {                                                                                              \
         v8d a[NV], b[NV];                                                                          \
         for (int i = 0; i < NV; i++) a[i] = b[i] = (v8d) {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}; \
         i64 j = 0;                                                                                 \
         for (; j + 2 <= n; j += 2) {                                                               \
-            const double *r = v + j * hs, *s = r + hs;                                             \
+            const i32 *r = v + j * hs, *s = r + hs;                                                \
             const double w = p[j], x = p[j + 1];                                                   \
             for (int i = 0; i < NV; i++) {                                                         \
-                a[i] += w * load8(r + 8 * i);                                                      \
-                b[i] += x * load8(s + 8 * i);                                                      \
+                a[i] += w * load8i(r + 8 * i);                                                     \
+                b[i] += x * load8i(s + 8 * i);                                                     \
             }                                                                                      \
         }                                                                                          \
         if (j < n)                                                                                 \
-            for (int i = 0; i < NV; i++) a[i] += p[j] * load8(v + j * hs + 8 * i);                 \
+            for (int i = 0; i < NV; i++) a[i] += p[j] * load8i(v + j * hs + 8 * i);                \
         for (int i = 0; i < NV; i++) store8(o + 8 * i, a[i] + b[i]);                               \
     }
 WEIGHTED_ROWS(4)
 WEIGHTED_ROWS(6)
 WEIGHTED_ROWS(8)
 
-static void weighted_rows(double *restrict o, const double *restrict p, const double *restrict v, i64 n, i64 hs)
+static void weighted_rows(double *restrict o, const double *restrict p, const i32 *restrict v, i64 n, i64 hs)
 {
     switch (hs) {
     case 32: weighted_rows_4(o, p, v, n, hs); return;
@@ -122,12 +118,12 @@ static void weighted_rows(double *restrict o, const double *restrict p, const do
     for (; d + 32 <= hs; d += 32) {
         v8d a0 = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;
         for (i64 j = 0; j < n; j++) {
-            const double *r = v + j * hs + d;
+            const i32 *r = v + j * hs + d;
             const double w = p[j];
-            a0 += w * load8(r);
-            a1 += w * load8(r + 8);
-            a2 += w * load8(r + 16);
-            a3 += w * load8(r + 24);
+            a0 += w * load8i(r);
+            a1 += w * load8i(r + 8);
+            a2 += w * load8i(r + 16);
+            a3 += w * load8i(r + 24);
         }
         store8(o + d, a0);
         store8(o + d + 8, a1);
@@ -136,33 +132,33 @@ static void weighted_rows(double *restrict o, const double *restrict p, const do
     }
     for (; d + 8 <= hs; d += 8) {
         v8d a0 = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
-        for (i64 j = 0; j < n; j++) a0 += p[j] * load8(v + j * hs + d);
+        for (i64 j = 0; j < n; j++) a0 += p[j] * load8i(v + j * hs + d);
         store8(o + d, a0);
     }
     for (; d < hs; d++) {
         double a = 0.0;
-        for (i64 j = 0; j < n; j++) a += p[j] * v[j * hs + d];
+        for (i64 j = 0; j < n; j++) a += p[j] * (double) v[j * hs + d];
         o[d] = a;
     }
 }
 
 /* u[j] = dot(qa, k[j]) * s for the n rows of k (hs apart); returns their maximum. The dot products
    are exact (integers below 2^53); four rows at a time when hs is a multiple of 8. */
-static double scores(const double *restrict qa, const double *restrict k, i64 n, i64 hs, double s,
+static double scores(const double *restrict qa, const i32 *restrict k, i64 n, i64 hs, double s,
                      double *restrict u)
 {
     double mx = -INFINITY;
     i64 j = 0;
     if (hs % 8 == 0) {
         for (; j + 4 <= n; j += 4) {
-            const double *k0 = k + j * hs, *k1 = k0 + hs, *k2 = k1 + hs, *k3 = k2 + hs;
+            const i32 *k0 = k + j * hs, *k1 = k0 + hs, *k2 = k1 + hs, *k3 = k2 + hs;
             v8d a0 = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0}, a1 = a0, a2 = a0, a3 = a0;
             for (i64 d = 0; d < hs; d += 8) {
                 const v8d x = load8(qa + d);
-                a0 += x * load8(k0 + d);
-                a1 += x * load8(k1 + d);
-                a2 += x * load8(k2 + d);
-                a3 += x * load8(k3 + d);
+                a0 += x * load8i(k0 + d);
+                a1 += x * load8i(k1 + d);
+                a2 += x * load8i(k2 + d);
+                a3 += x * load8i(k3 + d);
             }
             double r[4] = {hsum8(a0), hsum8(a1), hsum8(a2), hsum8(a3)};
             for (int i = 0; i < 4; i++) {
@@ -174,7 +170,8 @@ static double scores(const double *restrict qa, const double *restrict k, i64 n,
         }
     }
     for (; j < n; j++) {
-        double acc = dot_exact(qa, k + j * hs, hs);
+        double acc = 0.0;
+        for (i64 d = 0; d < hs; d++) acc += qa[d] * (double) k[j * hs + d];
         acc *= s;
         u[j] = acc;
         if (acc > mx) mx = acc;
@@ -540,12 +537,13 @@ static inline void rope_pair(i64 *x, i64 half, const i64 *cs, const i64 *sn, i64
 
 /* One attention call for T new tokens of B rows (positions n_old .. n_old + T - 1):
    optional rotary embedding of q and k (cos/sin tables (n_pos, hs/2) at Q28, clamp rclamp),
-   prepare_kv of the new keys/values into the caches ck, cv (B, Hk, cap, hs) float64 at n_old..,
+   prepare_kv of the new keys/values into the caches ck, cv (B, Hk, cap, hs) int32 at n_old.. (their
+   values, |k| <= 2^24 and |v| <= 2^27, in half the bytes of prepare_kv's float64),
    then causal attention of every query head h (kv head h / (H / Hk)) over keys 0 .. its position.
    q, k, v: int64 with strides (b, h, t) in elements, the last axis contiguous.
    out: (B, T, H * hs) int64. tab: the exp table as float64 (tablen entries). */
 int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *v, i64 ksb, i64 ksh,
-              i64 kst, i64 B, i64 H, i64 Hk, i64 T, i64 hs, double *ck, double *cv, i64 cap,
+              i64 kst, i64 B, i64 H, i64 Hk, i64 T, i64 hs, i32 *ck, i32 *cv, i64 cap,
               i64 n_old, const i64 *cosv, const i64 *sinv, i64 rclamp, i64 cmul, i64 R,
               const double *tab, i64 tablen, i64 *out)
 {
@@ -561,16 +559,16 @@ int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *
                 const i64 *kr = k + b * ksb + g * ksh + t * kst, *vr = v + b * ksb + g * ksh + t * kst;
                 for (i64 d = 0; d < hs; d++) row[d] = kr[d];
                 if (cosv) rope_pair(row, half, cosv + (n_old + t) * half, sinv + (n_old + t) * half, rclamp);
-                double *kc = ck + ((b * Hk + g) * cap + n_old + t) * hs, *vc = cv + ((b * Hk + g) * cap + n_old + t) * hs;
+                i32 *kc = ck + ((b * Hk + g) * cap + n_old + t) * hs, *vc = cv + ((b * Hk + g) * cap + n_old + t) * hs;
                 for (i64 d = 0; d < hs; d++) {
-                    kc[d] = (double) clip64((row[d] + 8) >> 4, -K_CLAMP, K_CLAMP);
-                    vc[d] = (double) clip64(vr[d], -V_CLAMP, V_CLAMP);
+                    kc[d] = (i32) clip64((row[d] + 8) >> 4, -K_CLAMP, K_CLAMP);
+                    vc[d] = (i32) clip64(vr[d], -V_CLAMP, V_CLAMP);
                 }
             }
         }
         for (i64 h = 0; h < H; h++) {
             const i64 g = h / rep;
-            const double *kc = ck + (b * Hk + g) * cap * hs, *vc = cv + (b * Hk + g) * cap * hs;
+            const i32 *kc = ck + (b * Hk + g) * cap * hs, *vc = cv + (b * Hk + g) * cap * hs;
             for (i64 t = 0; t < T; t++) {
                 const i64 *qr = q + b * qsb + h * qsh + t * qst;
                 for (i64 d = 0; d < hs; d++) row[d] = qr[d];
@@ -752,7 +750,7 @@ typedef struct {
     const i64 *cos, *sin;                      /* NULL: no rotary embedding */
 } si_block_spec;
 
-int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, double *ck, double *cv, i64 cap, i64 pos0)
+int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64 cap, i64 pos0)
 {
 #if SI_VNNI
     const i64 M = B * T, d = S->d, nq = S->qkv->N, na = S->o->K, nu = S->up->N, nm = S->down->K;

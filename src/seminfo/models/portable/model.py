@@ -251,8 +251,11 @@ class PortableModel(TokenModel):
 
 
 class _KV:
-    """Growing per-layer key/value buffers (float64 keys and values) of B rows: numpy arrays on the CPU
-    path, torch tensors on other devices. Capacity doubles, so appending one token is a slice copy."""
+    """Growing per-layer key/value buffers of B rows: float64 numpy arrays (the numpy path) or torch
+    tensors (other devices) for :func:`.fixed.attention`, int32 numpy arrays for the fused kernels
+    (the same integers in half the bytes: keys are clipped to 2^24, values to 2^27). A cache passes
+    from one kind to the other (converted exactly). Capacity doubles, so appending one token is a
+    slice copy."""
 
     def __init__(self):
         self.n = 0
@@ -261,6 +264,8 @@ class _KV:
     def append(self, parts):
         import torch
         T = parts[0].shape[2]
+        if self.bufs is not None and isinstance(self.bufs[0], np.ndarray) and self.bufs[0].dtype == np.int32:
+            self.bufs = [b.astype(np.float64) for b in self.bufs]                   # from the kernels (exact)
         if self.bufs is not None and isinstance(parts[0], np.ndarray) != isinstance(self.bufs[0], np.ndarray):
             # the CPU path switched between numpy and torch (small and large calls): shared memory
             self.bufs = [b.numpy() if isinstance(parts[0], np.ndarray) else torch.from_numpy(b) for b in self.bufs]
@@ -279,13 +284,18 @@ class _KV:
         return [b[:, :, : self.n] for b in self.bufs]
 
     def reserve(self, B: int, H: int, T: int, hs: int) -> list:
-        """Room for T more positions as numpy buffers (B, H, capacity, hs) float64 (the fused kernels
+        """Room for T more positions as int32 numpy buffers (B, H, capacity, hs) (the fused kernels
         write positions n .. n + T - 1 and the caller advances ``n``)."""
-        if self.bufs is not None and not isinstance(self.bufs[0], np.ndarray):
-            self.bufs = [b.numpy() for b in self.bufs]                       # CPU tensors: shared memory
+        if self.bufs is not None and not (isinstance(self.bufs[0], np.ndarray) and self.bufs[0].dtype == np.int32):
+            old, self.bufs = self.bufs, []
+            for b in old:                                    # exact: integers in range (the filled part)
+                b = b if isinstance(b, np.ndarray) else b.cpu().numpy()
+                nb = np.empty(b.shape, dtype=np.int32)
+                nb[:, :, : self.n] = b[:, :, : self.n]
+                self.bufs.append(nb)
         if self.bufs is None or self.n + T > self.bufs[0].shape[2]:
             cap = max(2 * (self.n + T), 64)
-            new = [np.empty((B, H, cap, hs), dtype=np.float64) for _ in range(2)]
+            new = [np.empty((B, H, cap, hs), dtype=np.int32) for _ in range(2)]
             if self.bufs is not None:
                 for nb, ob in zip(new, self.bufs):
                     nb[:, :, : self.n] = ob[:, :, : self.n]
