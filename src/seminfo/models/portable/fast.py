@@ -6,18 +6,25 @@ Decoding feeds one token (or a few) per call, so the numpy path of :mod:`.fixed`
 time in the cost of each of ~50 array operations per layer, not in arithmetic. ``kernels.c`` fuses
 each run of them (split and scale a row for an int8 product; finish a product, adding it to the
 residual stream; a norm with its gain; the activation tables; rotary embedding, the key/value cache
-and attention; the output head) into one C function. The int8 products themselves stay with
-``torch._int_mm``. Every kernel is the operation-for-operation translation of the numpy code, in
+and attention; the output head) into one C function. Every kernel is the operation-for-operation translation of the numpy code, in
 integers, and doubles only where :mod:`.fixed` uses them (compiled with ``-ffp-contract=off`` and no
-``-ffast-math``), so the frequency rows are bit-identical to the numpy and torch paths: the tests
-compare them on random inputs and on whole models, and archives do not record which path ran.
+``-ffast-math``; sums of doubles are sums of integers below 2^53, exact in any order), so the
+frequency rows are bit-identical to the numpy and torch paths: the tests compare them on random
+inputs and on whole models, and archives do not record which path ran.
+
+Where the compiler targets AVX-512 VNNI, calls of at most :data:`QMM_ROWS` rows (decoding) also do
+their int8 products here (``vpdpbusd`` on weights packed once per layer: exact integer sums, so
+``torch._int_mm``'s accumulators bit for bit), a whole transformer block is one call
+(:class:`Block`), the key/value cache is int32, and products of layers of at least 1 MiB are split by
+columns over a small pool of threads (as many as ``torch.get_num_threads()``; the split changes no
+number). Larger calls, and machines without VNNI, use ``torch._int_mm``.
 
 The source is compiled on first use with the system's C compiler (``$CC``, else ``cc``/``gcc``)
 into ``$SEMINFO_CACHE/kernels/<hash>/`` and loaded with ctypes. Without a compiler, or with
 ``SEMINFO_KERNELS=0``, :func:`library` is None and the numpy path runs (slower, same numbers).
 
-Leaves out: SIMD intrinsics (the compiler vectorises the integer loops it can), GPU kernels (other
-devices run the torch path).
+Leaves out: AVX2-only and ARM versions of the int8 product (those machines use torch's), AMX tiles
+for the batched products of encoding, GPU kernels (other devices run the torch path).
 """
 
 from __future__ import annotations
