@@ -227,6 +227,30 @@ def test_threads_change_no_number():
 
 
 @needs_qmm
+def test_two_threads_decoding_at_once_get_their_own_numbers():
+    """Two Python threads in the kernels at once (ctypes lets go of the GIL): one takes the thread pool,
+    the other computes alone; both get exact results."""
+    import threading
+    layers = [fast.Lin(_lins(256, ((1024, 0.05),), 20 + i)) for i in range(2)]
+    rng = np.random.default_rng(20)
+    xs = [[fast.rows(rng.integers(-(1 << 20), 1 << 20, size=(1, 256))) for _ in range(3)] for _ in range(2)]
+    want = [[int_linear(x.a.copy(), L.lins[0]) for x in row] for row, L in zip(xs, layers)]
+    bad = []
+
+    def work(i):
+        for n in range(300):                      # inputs change every call: stale results would show
+            if not np.array_equal(layers[i](xs[i][n % 3], 1).a, want[i][n % 3]):
+                bad.append(i)
+                return
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not bad and not any(t.is_alive() for t in threads)
+
+
+@needs_qmm
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_starts_its_own_threads():
     """The pool's threads do not survive fork; a child starts its own and gets the same integers."""

@@ -359,6 +359,8 @@ static void qmm_blocks(const qjob *j, i64 nb0, i64 nb1)
 #define SI_SPIN_TICKS 4000000ull                /* about 1-2 ms */
 #define SI_PARALLEL_BYTES ((i64) 1 << 20)
 
+static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;   /* one caller at a time uses the pool */
+
 static struct {
     int want, started, parts;
     pid_t pid;
@@ -427,8 +429,16 @@ static int pool_ready(void)                    /* workers running (the caller no
 static void qmm(const qjob *j)
 {
     const i64 nblocks = (j->N + 15) / 16;
-    int workers = (pool.want > 1 && j->Kp * nblocks * 16 >= SI_PARALLEL_BYTES) ? pool_ready() : 0;
-    if (workers == 0 || nblocks < 2) {
+    /* another thread of the process (a second decoder) holding the pool, or a child forked while one
+       did (trylock never waits): this one goes alone */
+    if (pool.want < 2 || j->Kp * nblocks * 16 < SI_PARALLEL_BYTES || nblocks < 2 ||
+        pthread_mutex_trylock(&pool_busy) != 0) {
+        qmm_blocks(j, 0, nblocks);
+        return;
+    }
+    int workers = pool_ready();
+    if (workers == 0) {
+        pthread_mutex_unlock(&pool_busy);
         qmm_blocks(j, 0, nblocks);
         return;
     }
@@ -442,6 +452,7 @@ static void qmm(const qjob *j)
     pthread_mutex_unlock(&pool.mu);
     run_part(j, 0, parts);
     while (atomic_load_explicit(&pool.left, memory_order_acquire) > 0) _mm_pause();
+    pthread_mutex_unlock(&pool_busy);
 }
 #endif
 
