@@ -102,20 +102,22 @@ def _rows_three_ways(model, ids, steps):
     """Rows of ids (B, T), T = sum(steps), fed in groups of `steps` tokens with the kernels, the same
     with numpy, and one pass with numpy."""
     assert ids.shape[1] == sum(steps)
-
-    def run():
-        st = model.begin(ids.shape[0])
-        rows, p = [st.freqs[:, None]], 0
-        for s in steps:
-            st, Fr = model.feed_freqs(st, ids[:, p:p + s])
-            rows.append(Fr)
-            p += s
-        return np.concatenate(rows, 1)
-    a = run()
+    a = _fed(model, ids, steps)
     with fast.disabled():
-        b = run()
+        b = _fed(model, ids, steps)
         c = model.freq_table(ids)
     return a, b, c
+
+
+def _fed(model, ids, steps):
+    """The rows of ids (B, T) fed from begin() in groups of `steps` tokens."""
+    st = model.begin(ids.shape[0])
+    rows, p = [st.freqs[:, None]], 0
+    for s in steps:
+        st, Fr = model.feed_freqs(st, ids[:, p:p + s])
+        rows.append(Fr)
+        p += s
+    return np.concatenate(rows, 1)
 
 
 @needs_kernels
@@ -289,19 +291,10 @@ def test_whole_blocks_give_the_per_kernel_rows(gpt, llama):
     for model in (gpt, llama):
         ids = np.random.default_rng(9).integers(0, 4096, size=(2, 30)).astype(np.int64)
         steps = [1] * 12 + [2, 5, 8, 3]
-
-        def run():
-            st = model.begin(2)
-            rows, p = [st.freqs[:, None]], 0
-            for s in steps:
-                st, Fr = model.feed_freqs(st, ids[:, p:p + s])
-                rows.append(Fr)
-                p += s
-            return np.concatenate(rows, 1)
-        a = run()
+        a = _fed(model, ids, steps)
         with fast.torch_products():
             assert not fast.whole_blocks(1)
-            b = run()
+            b = _fed(model, ids, steps)
         assert np.array_equal(a, b)
         assert np.array_equal(a, model.freq_table(ids))
 

@@ -199,25 +199,23 @@ def _qmm() -> bool:
 
 
 @contextlib.contextmanager
+def _switched(key: str):
+    old = _STATE[key]
+    _STATE[key] = True
+    try:
+        yield
+    finally:
+        _STATE[key] = old
+
+
 def disabled():
     """Run the numpy path inside the block (tests compare the two)."""
-    old = _STATE["off"]
-    _STATE["off"] = True
-    try:
-        yield
-    finally:
-        _STATE["off"] = old
+    return _switched("off")
 
 
-@contextlib.contextmanager
 def torch_products():
     """Inside the block every int8 product goes to torch._int_mm (tests compare the two)."""
-    old = _STATE["qmm_off"]
-    _STATE["qmm_off"] = True
-    try:
-        yield
-    finally:
-        _STATE["qmm_off"] = old
+    return _switched("qmm_off")
 
 
 def _c64(a) -> np.ndarray:
@@ -449,6 +447,16 @@ class Block:
             raise MemoryError("The block kernel could not allocate its scratch memory.")
         kv.n += T
         return x
+
+
+def run_blocks(blocks: list | None, x: _Buf, B: int, T: int, cache, pos0: int) -> bool:
+    """Run `blocks` (a model's :class:`Block` list, None where not built) on the residual rows x in
+    place when the call qualifies (:func:`whole_blocks`); False when it does not (run the parts)."""
+    if blocks is None or not whole_blocks(B * T):
+        return False
+    for block, kv in zip(blocks, cache):
+        block(x, B, T, kv, pos0)
+    return True
 
 
 def rows(x: np.ndarray) -> _Buf:

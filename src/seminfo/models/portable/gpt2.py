@@ -191,9 +191,7 @@ class IntGPT2(PortableTransformer):
         B, T = ids.shape
         M, c = B * T, self._fast_consts()
         x = fast.rows(self._embed(ids, pos0).reshape(M, self.d))                   # the residual stream
-        if c["blocks"] is not None and fast.whole_blocks(M):                       # decoding: a call per block
-            for block, kv in zip(c["blocks"], cache):
-                block(x, B, T, kv, pos0)
+        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
             return c["ln_f"](x, M)
         for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):
             o = c["attn"](attn(ln_1(x, M), M), B, T, kv, pos0)

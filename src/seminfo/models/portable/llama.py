@@ -234,9 +234,7 @@ class IntLlama(PortableTransformer):
         x = e.qn.np[ids].astype(np.int64)
         x *= (e.m2.np[ids] >> 1)[..., None]
         x = fast.rows(rshift_round(x, e.shift - F).reshape(M, self.d))              # the residual stream
-        if c["blocks"] is not None and fast.whole_blocks(M):                       # decoding: a call per block
-            for block, kv in zip(c["blocks"], cache):
-                block(x, B, T, kv, pos0)
+        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
             return c["norm"](x, M)
         for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):
             o = c["attn"](qkv(ln_1(x, M), M), B, T, kv, pos0)
