@@ -83,3 +83,36 @@ def test_the_kernel_rows_are_the_numpy_rows():
             a.update(int(t))
             b.update(int(t))
             assert a.w == b.w
+
+
+def test_whole_runs_of_rows_and_their_sums_are_the_numpy_ones():
+    """ContextMixer.rows mixes a run of rows in one kernel call (counts kept in C hash maps, grown
+    many times here) and gives each row's sum before its token and its total: numpy's integers."""
+    rng = np.random.default_rng(4)
+    K = 700
+    F = rng.integers(1, 1 << 24, size=(900, K)).astype(np.int64)
+    feeds = np.concatenate([rng.integers(0, K, size=600), rng.integers(0, 9, size=300)])   # many contexts, then repeats
+    a, b = ContextMixer(K), ContextMixer(K, kernels=False)
+    for lo, hi in ((0, 1), (1, 450), (450, 900)):
+        ra, sa = a.rows(F[lo:hi], feeds[lo:hi], sums=True)
+        rb, sb = b.rows(F[lo:hi], feeds[lo:hi], sums=True)
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(sa, sb)
+        assert a.w == b.w
+    idx = np.arange(len(rb))
+    np.testing.assert_array_equal(sb[:, 1], rb.sum(1))
+    np.testing.assert_array_equal(sb[:, 0], np.cumsum(rb, 1)[idx, feeds[450:]] - rb[idx, feeds[450:]])
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_the_mixer_refuses_bad_rows_and_tokens(kernels):
+    m = ContextMixer(5, kernels=kernels)
+    with pytest.raises(InputError, match="outside its vocabulary of 5"):
+        m.rows(np.ones((2, 5), np.int64), np.array([1, 5]))
+    with pytest.raises(InputError, match="rows \\(T, 5\\)"):
+        m.rows(np.ones((2, 4), np.int64), np.array([1, 2]))
+    with pytest.raises(InputError, match="needs a row from mix"):
+        m.update(1)
+    m.mix(np.ones(5, np.int64))
+    with pytest.raises(InputError, match="outside its vocabulary"):
+        m.update(-1)

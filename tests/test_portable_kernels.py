@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from seminfo.errors import InputError
 from seminfo.models.portable import fast, portable_model
 from seminfo.models.portable.fixed import F, G, QLinear, QStack, act_table, int_linear, lookup, norm_eps_table, norm_rows
 
@@ -194,7 +196,7 @@ def test_the_kernels_products_are_torch_products(K, sizes):
     rng = np.random.default_rng(K)
     L = fast.Lin(lins)
     tab = exp_table().astype(np.float64)
-    for M in (1, 2, 5, fast.QMM_ROWS):
+    for M in (1, 2, 5, 16, 37):
         for x in _inputs(K, M, lins, rng):
             x = x.astype(np.int64)
             want = np.concatenate([int_linear(x, lin) for lin in lins], 1)
@@ -226,6 +228,55 @@ def test_threads_change_no_number():
         lib.si_set_threads(fast._STATE["threads"])
     assert all(np.array_equal(outs[0], o) for o in outs[1:])
     np.testing.assert_array_equal(outs[0], int_linear(x.a.copy(), lins[0]))
+
+
+@needs_qmm
+@pytest.mark.parametrize("K,N", [(192, 768), (256, 1040), (100, 40), (576, 200)])
+def test_tiles_threads_and_rows_change_no_number(K, N):
+    """Calls of 16 rows or more take AMX tiles where the CPU has them (finished tile by tile, or kept as
+    accumulators for the head); any number of rows (whole tiles or not), columns (an odd number of
+    16-column blocks, a narrow last one) and threads gives the VNNI product's and numpy's integers."""
+    from seminfo.models.portable.fixed import exp_table, head_freqs
+    lins = _lins(K, ((N, 0.05),), K + N)
+    L, tab = fast.Lin(lins), exp_table().astype(np.float64)
+    rng = np.random.default_rng(N)
+    lib = fast.library()
+    try:
+        for M in (16, 17, 40, 64):
+            x = rng.integers(-(1 << 20), 1 << 20, size=(M, K)).astype(np.int64)
+            want = int_linear(x, lins[0])
+            heads = head_freqs(x, lins[0], tab)
+            for threads in (1, 2, 3):
+                lib.si_set_threads(threads)
+                for tiles in (True, False):
+                    with contextlib.nullcontext() if tiles else fast.no_tiles():
+                        np.testing.assert_array_equal(L(fast.rows(x), M).a, want)
+                        np.testing.assert_array_equal(fast.head(fast.rows(x), L, tab), heads)
+    finally:
+        lib.si_set_threads(fast._STATE["threads"])
+
+
+def test_status_names_the_tiles():
+    if fast.available() and fast._STATE["amx"]:
+        assert "AMX tiles" in fast.status()
+        with fast.no_tiles():
+            assert fast.library().si_qmm_kind() == 1
+        assert fast.library().si_qmm_kind() == 2
+
+
+@needs_kernels
+def test_encoding_restart_segments_together_gives_the_decoders_rows(gpt):
+    """The encoder feeds every restart segment as a row of its own (history, then new tokens), many
+    per call; the decoder restarts one at a time. Same archive with the numpy path, and it decodes."""
+    from seminfo.coding import compress, decompress
+    from seminfo.models.builtin import corpus_path
+    data = corpus_path("valid").read_bytes()[:1500] + bytes([0xC3]) + b" tail"
+    for opts in ({"window": 30, "keep": 7, "blocks": 2}, {"window": 64, "keep": 1}):
+        r = compress(data, gpt, methods="model", **opts)
+        assert r.restarts > 3
+        with fast.disabled():
+            assert compress(data, gpt, methods="model", **opts).archive == r.archive
+        assert decompress(r.archive, gpt) == data
 
 
 @needs_qmm
@@ -293,7 +344,7 @@ def test_whole_blocks_give_the_per_kernel_rows(gpt, llama):
         steps = [1] * 12 + [2, 5, 8, 3]
         a = _fed(model, ids, steps)
         with fast.torch_products():
-            assert not fast.whole_blocks(1)
+            assert not fast.whole_blocks()
             b = _fed(model, ids, steps)
         assert np.array_equal(a, b)
         assert np.array_equal(a, model.freq_table(ids))
@@ -352,12 +403,16 @@ def test_without_a_compiler_the_numpy_path_runs(tmp_path, monkeypatch):
         fast._STATE.update(saved)
 
 
-def test_feeding_with_last_computes_the_last_row_only(gpt):
-    """A restart feeds `keep` tokens and needs only the row after the last one: ``last=True``."""
+def test_feeding_with_skip_computes_the_later_rows_only(gpt):
+    """A restart feeds `keep` tokens and needs only the row after the last one (``skip=T - 1``); the
+    encoder's restart segments need the rows after their history (``skip=keep - 1``)."""
     ids = np.random.default_rng(10).integers(0, 4096, size=(2, 40)).astype(np.int64)
-    full_state, full = gpt.feed_freqs(gpt.begin(2), ids)
-    last_state, last = gpt.feed_freqs(gpt.begin(2), ids, last=True)
-    assert last.shape == (2, 1, gpt.vocab_size) and np.array_equal(last[:, 0], full[:, -1])
-    assert np.array_equal(last_state.freqs, full_state.freqs) and last_state.length == full_state.length
-    nxt = ids[:, :1]                                                 # both states go on alike
-    assert np.array_equal(gpt.feed_freqs(full_state, nxt)[1], gpt.feed_freqs(last_state, nxt)[1])
+    for skip in (39, 17, 0):
+        full_state, full = gpt.feed_freqs(gpt.begin(2), ids)             # (a state is fed once)
+        st, rows = gpt.feed_freqs(gpt.begin(2), ids, skip=skip)
+        assert rows.shape == (2, 40 - skip, gpt.vocab_size) and np.array_equal(rows, full[:, skip:])
+        assert np.array_equal(st.freqs, full_state.freqs) and st.length == full_state.length
+        nxt = ids[:, :1]                                             # both states go on alike
+        assert np.array_equal(gpt.feed_freqs(full_state, nxt)[1], gpt.feed_freqs(st, nxt)[1])
+    with pytest.raises(InputError, match="skip"):
+        gpt.feed_freqs(gpt.begin(2), ids, skip=40)

@@ -217,8 +217,9 @@ def as_token_ids(ids: Any, vocab_size: int, func: str, *, param: str = "ids",
             raise InputError(f"The `{param}` parameter of {func} must hold integer token ids. Got dtype "
                              f"{arr.dtype}.")
     arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
-        bad = arr.min() if arr.min() < 0 else arr.max()
+    lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+    if lo < 0 or hi >= vocab_size:
+        bad = lo if lo < 0 else hi
         raise range_error(f"The `{param}` parameter of {func} must hold token ids in 0..{vocab_size - 1}. "
                           f"Got {bad}.")
     return arr

@@ -59,9 +59,9 @@ from ..errors import ArchiveError, InputError, ModelMismatchError, ModelNotAvail
 from ..results import Result
 from . import container, machine
 from . import methods as block_methods
-from .context import ContextDriver, feed_last, segments
+from .context import ContextDriver, feed_rows, segments, takes_skip
 from .mixing import ContextMixer
-from .rangecoder import (UNIFORM_BYTE, BlockDecoder, BlockEncoder, coded_bits, probabilities,
+from .rangecoder import (UNIFORM_BYTE, BlockDecoder, BlockEncoder, coded_bits, coded_bits_from, probabilities,
                          with_escape)
 
 LN2 = math.log(2.0)
@@ -69,8 +69,9 @@ LN2 = math.log(2.0)
 DEFAULT_BATCH = 32
 #: Token id fed to rows whose block has ended while others in the batch go on (output ignored).
 PAD_TOKEN = 0
-#: Largest frequency table (bytes of int64) the portable encoder asks for in one call.
-TABLE_BUDGET = 128 * 2**20
+#: Largest frequency table (bytes of int64 rows) the portable encoder asks for in one call: restart
+#: segments are fed together, as many as fit.
+SEGMENT_BUDGET = 32 * 2**20
 #: Built-in specs an archive may name and that are loaded without being given (see _check_spec).
 AUTO_SPECS = ("builtin:gpt", "builtin:mamba", "builtin:smollm2", "builtin:ngram")
 #: Order in which block methods win a tie: the cheapest to decode first.
@@ -334,15 +335,19 @@ class _RowCoder:
         """Code symbols ``t0 .. t0 + len(p) - 1`` with the rows of `p` (shape (T, K), >= 0: float64, or
         the portable path's integers, which are mixed here in order when mixing)."""
         syms = self.syms[t0:t0 + len(p)]
+        sums = None
         if self.mixer is not None:
-            p = self.mixer.rows(p, _feed_ids(syms))
+            p, sums = self.mixer.rows(p, _feed_ids(syms), sums=True)       # integers: exact sums
         p = np.asarray(p, dtype=np.float64)
         if self.escape:
-            p = with_escape(p, self.escape_bits)
+            p, sums = with_escape(p, self.escape_bits), None
         code = np.where(syms < 0, self.K, syms)
+        at = p[np.arange(len(p)), code]
+        total = p.sum(axis=1) if sums is None else sums[:, 1]
         with np.errstate(divide="ignore"):
-            self.ce += float(np.sum(np.log2(p.sum(axis=1)) - np.log2(p[np.arange(len(p)), code])))
-        self.coded += coded_bits(p, code)
+            self.ce += float(np.sum(np.log2(total) - np.log2(at)))
+        self.coded += coded_bits(p, code) if sums is None else \
+            coded_bits_from(sums[:, 0], sums[:, 0] + at, total, code, p.shape[1])
         if len(p) == 1 and not self.escape:
             self.enc.encode(int(code[0]), p)
             return
@@ -405,16 +410,22 @@ def _encode_float(m, syms: list[np.ndarray], coders: list[_RowCoder], win, keep,
 
 
 def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, keep, batch, bar) -> int:
-    """Frequency rows of every symbol in the contexts the decoder will see, coded in bulk."""
+    """Frequency rows of every symbol in the contexts the decoder will see, coded in bulk.
+
+    The decoder restarts its window every so often and feeds the last `keep` tokens again; those
+    contexts depend only on the tokens, so the encoder computes the segments after the first side by
+    side, each as a row of its own (the prefix, its `keep` tokens of history, its new tokens), as
+    many rows per model call as :data:`SEGMENT_BUDGET` allows: the same integers, in far fewer calls."""
     n_prefix = len(tuple(m.prefix))
+    skips = takes_skip(m)
     restarts = 0
     for group in _groups(list(range(len(syms))), batch):
+        B = len(group)
         lengths = [len(syms[i]) for i in group]
         n = max(lengths)
-        ids = np.full((len(group), n), PAD_TOKEN, dtype=np.int64)                 # (B, n)
+        ids = np.full((B, n), PAD_TOKEN, dtype=np.int64)                          # (B, n)
         for r, i in enumerate(group):
             ids[r, :lengths[r]] = _feed_ids(syms[i])
-        chunk = max(1, TABLE_BUDGET // (8 * len(group) * m.vocab_size))
 
         def emit(t0: int, F: np.ndarray) -> None:                                 # F (B, T, K)
             for r, i in enumerate(group):
@@ -426,17 +437,27 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
 
         segs = segments(n, n_prefix, win, keep)
         restarts += len(segs) - 1
-        for seg in segs:
-            st = m.begin(len(group))
-            if seg.history < seg.first:
-                st, _ = feed_last(m, st, ids[:, seg.history:seg.first])
-            emit(seg.first, np.asarray(st.freqs)[:, None, :])
-            pos = seg.first
-            while pos < seg.last:
-                end = min(seg.last, pos + chunk)
-                st, F = m.feed_freqs(st, ids[:, pos:end])                         # predicts pos+1..end
-                emit(pos + 1, np.asarray(F))
-                pos = end
+        st = m.begin(B)                                        # the first segment: after the prefix
+        emit(0, np.asarray(st.freqs)[:, None, :])
+        chunk = max(1, SEGMENT_BUDGET // (8 * B * m.vocab_size))
+        for pos in range(0, segs[0].last, chunk):
+            end = min(segs[0].last, pos + chunk)
+            st, F = m.feed_freqs(st, ids[:, pos:end])                             # predicts pos+1..end
+            emit(pos + 1, np.asarray(F))
+        rest = segs[1:]
+        if not rest:
+            continue
+        span = keep + max(sg.last - sg.first for sg in rest)                      # tokens fed per row
+        per_call = max(1, SEGMENT_BUDGET // (8 * B * (span - keep + 1) * m.vocab_size))
+        for c in range(0, len(rest), per_call):
+            part = rest[c:c + per_call]
+            x = np.full((len(part), B, span), PAD_TOKEN, dtype=np.int64)
+            for j, sg in enumerate(part):                                          # history, then new tokens
+                x[j, :, :sg.last - sg.history] = ids[:, sg.history:sg.last]
+            _, F = feed_rows(m, m.begin(len(part) * B), x.reshape(-1, span), keep - 1, skips)
+            F = np.asarray(F).reshape(len(part), B, span - keep + 1, -1)          # row i predicts first + i
+            for j, sg in enumerate(part):
+                emit(sg.first, F[j, :, :sg.last - sg.first + 1])
     return restarts
 
 
@@ -654,7 +675,7 @@ def machine_check(archive: Any, model: Any = None) -> list[str]:
 def _decode_symbols(m, header, blobs, known: dict[int, np.ndarray], bar, func: str
                     ) -> dict[int, np.ndarray]:
     """Symbols of every model-coded block (token by token, batched over blocks)."""
-    from ..models.tokenizer import ESCAPE_PROB_BITS
+    from ..models.tokenizer import ESCAPE_FEED_ID, ESCAPE_PROB_BITS
     K = m.vocab_size
     todo = [i for i, b in enumerate(header.blocks) if b.method in container.MODEL_METHODS]
     decoders = {i: BlockDecoder(blobs[i]) for i in todo}
@@ -668,7 +689,7 @@ def _decode_symbols(m, header, blobs, known: dict[int, np.ndarray], bar, func: s
         if esc and sym == K:
             sym = -1 - decoders[i].decode(UNIFORM_BYTE)
         out[i].append(sym)
-        return int(_feed_ids(np.int64(sym)))
+        return sym if sym >= 0 else ESCAPE_FEED_ID
 
     win = header.window or None
     if header.portable:                       # integer numbers do not depend on the batch: code only what is needed

@@ -63,22 +63,25 @@ def segments(n: int, n_prefix: int, window: int | None, keep: int) -> list[Segme
     return out
 
 
-def takes_last(model) -> bool:
-    """Whether ``model.feed_freqs`` can compute only the row after the last token (``last=True``, as
+def takes_skip(model) -> bool:
+    """Whether ``model.feed_freqs`` can leave out the rows of the first tokens (``skip=``, as
     :class:`~seminfo.models.portable.PortableModel` does; other portable models give every row)."""
     import inspect
     try:
-        return "last" in inspect.signature(model.feed_freqs).parameters
+        return "skip" in inspect.signature(model.feed_freqs).parameters
     except (TypeError, ValueError):
         return False
 
 
-def feed_last(model, state, ids, last: bool | None = None):
-    """``model.feed_freqs(state, ids)``, computing only the last row where the model can (`last`:
-    :func:`takes_last`, found out when None)."""
-    if last is None:
-        last = takes_last(model)
-    return model.feed_freqs(state, ids, last=True) if last else model.feed_freqs(state, ids)
+def feed_rows(model, state, ids, skip: int, takes: bool | None = None):
+    """``model.feed_freqs(state, ids)`` and its rows after the first `skip` tokens only (B, T - skip, K),
+    computed only where the model can (`takes`: :func:`takes_skip`, found out when None)."""
+    if takes is None:
+        takes = takes_skip(model)
+    if takes:
+        return model.feed_freqs(state, ids, skip=skip)
+    state, F = model.feed_freqs(state, ids)
+    return state, F[:, skip:]
 
 
 class ContextDriver:
@@ -105,7 +108,7 @@ class ContextDriver:
         self.portable = portable
         self.restarts = 0
         self._steps: deque = deque(maxlen=keep)       # the last `keep` (B,) arrays fed
-        self._last = portable and takes_last(model)
+        self._skips = portable and takes_skip(model)
         self.state = model.begin(batch)
 
     @property
@@ -120,7 +123,7 @@ class ContextDriver:
 
     def _feed(self, ids: np.ndarray) -> None:
         if self.portable:                                   # only the last row is used
-            self.state, _ = feed_last(self.model, self.state, ids, self._last)
+            self.state, _ = feed_rows(self.model, self.state, ids, ids.shape[1] - 1, self._skips)
         else:
             self.state, _ = self.model.feed(self.state, ids)
 

@@ -26,8 +26,9 @@ machine, compute the same rows: with ``Q = 2^30``,
 
 Used on the portable path only (its rows are the same integers everywhere); the archive's header
 says whether a block's rows were mixed (flag 16). Where the portable models' C kernels are built
-(:mod:`seminfo.models.portable.fast`), a row is one kernel call (``si_mix_row``: the same integers,
-tested against this module's numpy code); otherwise numpy computes it.
+(:mod:`seminfo.models.portable.fast`), the mixer's state lives in C (``si_mixer_*``: counts in hash
+maps, the same integers as this module's numpy code, tested against it) and :meth:`ContextMixer.rows`
+mixes a whole run of rows in one call; otherwise numpy and Python dictionaries do it.
 
 Leaves out: higher orders, learned mixing weights per context (logistic mixing as in PAQ/cmix), SSE.
 """
@@ -35,6 +36,8 @@ Leaves out: higher orders, learned mixing weights per context (logistic mixing a
 from __future__ import annotations
 
 import numpy as np
+
+from ..errors import InputError
 
 __all__ = ["ContextMixer", "MIX_VERSION"]
 
@@ -70,17 +73,37 @@ class ContextMixer:
     def __init__(self, K: int, *, kernels: bool = True) -> None:
         self.K = int(K)
         self._lib = _kernels() if kernels else None
-        if self._lib is not None:                        # buffers and their addresses (slow to look up)
-            self._p2, self._tmp = np.empty(self.K, dtype=np.int64), np.empty(self.K, dtype=np.int64)
-            self._ptrs = (self._p2.ctypes.data, self._tmp.ctypes.data)
+        self._state = None
+        if self._lib is not None:
+            self._state = self._lib.si_mixer_new(self.K, _W0)
+            if not self._state:
+                raise MemoryError("The context mixer could not allocate its counts.")
+            self._lib_free = self._lib.si_mixer_free         # kept: the module may be gone at exit
+            self._last = None
+            return
         self.c0 = np.zeros(self.K, dtype=np.int64)
-        self._pc0 = self.c0.ctypes.data
         self.n0 = 0
         self.c1: dict = {}
         self.c2: dict = {}
         self.prev = (-1, -1)
-        self.w = _W0
+        self._w = _W0
         self._last = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_state", None):
+            self._lib_free(self._state)
+            self._state = None
+
+    @property
+    def w(self) -> int:
+        """The model's weight in Q16 (the context model has 2^16 - w)."""
+        return int(self._lib.si_mixer_weight(self._state)) if self._state else self._w
+
+    def _token(self, x) -> int:
+        x = int(x)
+        if not 0 <= x < self.K:
+            raise InputError(f"The token {x} fed to the context mixer is outside its vocabulary of {self.K}.")
+        return x
 
     @staticmethod
     def _back_off(base: np.ndarray, ctx: dict | None) -> np.ndarray:
@@ -94,25 +117,20 @@ class ContextMixer:
         out[idx] = ((cnt << _Q) + base[idx]) // (n + 1)
         return out
 
-    @staticmethod
-    def _sparse(ctx: dict | None) -> tuple[int, int, int, int, tuple]:
-        """(address of the ids, of the counts, how many, their sum, the arrays kept alive)."""
-        if not ctx:
-            return 0, 0, 0, 0, ()
-        idx = np.fromiter(ctx.keys(), dtype=np.int64, count=len(ctx))
-        cnt = np.fromiter(ctx.values(), dtype=np.int64, count=len(ctx))
-        return idx.ctypes.data, cnt.ctypes.data, len(ctx), sum(ctx.values()), (idx, cnt)
+    def _row(self, F) -> np.ndarray:
+        F = np.ascontiguousarray(F, dtype=np.int64)
+        if F.shape != (self.K,):
+            raise InputError(f"The context mixer takes rows of {self.K} frequencies; got shape {F.shape}.")
+        return F
 
     def mix(self, F: np.ndarray) -> np.ndarray:
-        """The mixed row (K,) int64 (every entry >= 1) for the model's row F (K,) (integers >= 1)."""
-        F = np.ascontiguousarray(F, dtype=np.int64)
-        if self._lib is not None:
-            i1, k1, m1, n1, keep1 = self._sparse(self.c1.get(self.prev[1]))
-            i2, k2, m2, n2, keep2 = self._sparse(self.c2.get(self.prev))
+        """The mixed row (K,) int64 (every entry >= 1) for the model's row F (K,) (integers >= 1, below
+        2^31)."""
+        F = self._row(F)
+        if self._state:
             out = np.empty(self.K, dtype=np.int64)
-            self._lib.si_mix_row(F.ctypes.data, self.K, self._pc0, self.n0, i1, k1, m1, n1, i2, k2, m2, n2, self.w,
-                                 *self._ptrs, out.ctypes.data)
-            self._last = (F, self._p2)
+            self._lib.si_mixer_mix(self._state, F.ctypes.data, out.ctypes.data)
+            self._last = F                                   # the kernel reads F[x] in update()
             return out
         p0 = ((2 * self.c0 + 1) << _Q) // (2 * self.n0 + self.K)
         p2 = self._back_off(self._back_off(p0, self.c1.get(self.prev[1])), self.c2.get(self.prev))
@@ -124,11 +142,20 @@ class ContextMixer:
 
     def update(self, x: int) -> None:
         """Account for the coded token `x` (the id fed to the model) after :meth:`mix`."""
+        if self._last is None:
+            raise InputError("ContextMixer.update needs a row from mix() first.")
+        x = self._token(x)
+        if self._state:
+            if self._lib.si_mixer_update(self._state, x) != 0:
+                raise MemoryError("The context mixer could not allocate its counts.")
+            self._last = None
+            return
         F, p2 = self._last
-        a, b = self.w * int(F[x]), (_W_ONE - self.w) * int(p2[x])
-        w = (a << _W) // (a + b) if a + b else self.w
+        self._last = None
+        a, b = self._w * int(F[x]), (_W_ONE - self._w) * int(p2[x])
+        w = (a << _W) // (a + b) if a + b else self._w
         w = w - (w >> _SHARE) + (_W_ONE >> (_SHARE + 1))
-        self.w = min(max(w, 1), _W_ONE - 1)
+        self._w = min(max(w, 1), _W_ONE - 1)
         self.c0[x] += 1
         self.n0 += 1
         for table, key in ((self.c1, self.prev[1]), (self.c2, self.prev)):
@@ -136,10 +163,29 @@ class ContextMixer:
             ctx[x] = ctx.get(x, 0) + 1
         self.prev = (self.prev[1], int(x))
 
-    def rows(self, F: np.ndarray, feeds: np.ndarray) -> np.ndarray:
-        """Mixed rows (T, K) of model rows F (T, K) whose tokens (fed ids) are `feeds` (T,), in order."""
+    def rows(self, F: np.ndarray, feeds: np.ndarray, *, sums: bool = False):
+        """Mixed rows (T, K) of model rows F (T, K) whose tokens (fed ids) are `feeds` (T,), in order.
+
+        With `sums`, also (T, 2) int64: each row's sum before its token and its whole sum (the
+        cumulative frequencies a coder needs, exact)."""
+        F = np.ascontiguousarray(F, dtype=np.int64)
+        feeds = np.ascontiguousarray(feeds, dtype=np.int64)
+        if F.ndim != 2 or F.shape[1] != self.K or feeds.shape != (F.shape[0],):
+            raise InputError(f"The context mixer takes rows (T, {self.K}) and T tokens; got shapes {F.shape} "
+                             f"and {feeds.shape}.")
+        if feeds.size and (feeds.min() < 0 or feeds.max() >= self.K):
+            raise InputError(f"A token fed to the context mixer is outside its vocabulary of {self.K}.")
         out = np.empty((len(F), self.K), dtype=np.int64)
-        for t in range(len(F)):
-            out[t] = self.mix(F[t])
-            self.update(int(feeds[t]))
-        return out
+        S = np.empty((len(F), 2), dtype=np.int64)
+        if self._state:
+            if self._lib.si_mixer_rows(self._state, F.ctypes.data, feeds.ctypes.data, len(F), out.ctypes.data,
+                                       S.ctypes.data) != 0:
+                raise MemoryError("The context mixer could not allocate its counts.")
+            self._last = None
+        else:
+            for t in range(len(F)):
+                out[t] = self.mix(F[t])
+                self.update(int(feeds[t]))
+            S[:, 0] = np.where(np.arange(self.K) < feeds[:, None], out, 0).sum(1)
+            S[:, 1] = out.sum(1)
+        return (out, S) if sums else out

@@ -99,15 +99,24 @@ def coded_bits(p: np.ndarray, symbols: np.ndarray) -> float:
     p = np.asarray(p, dtype=np.float64)
     if p.shape[0] == 0:
         return 0.0
-    # the weights of :func:`quantised` at the coded symbols only (the same float operations, on two
-    # entries of each row instead of K): q_i = right_i - left_i
-    K = p.shape[-1]
     i = np.asarray(symbols, dtype=np.int64)
     rows = np.arange(p.shape[0])
     c = np.cumsum(p, axis=-1)                                   # sequential, as Rust's fold
-    scale = np.float64(2**PRECISION_BITS - K) / c[:, -1]
-    left = np.where(i > 0, np.floor(c[rows, np.maximum(i - 1, 0)] * scale), 0.0).astype(np.int64) + i
-    right = np.where(i < K - 1, np.floor(c[rows, i] * scale).astype(np.int64) + i + 1, 2**PRECISION_BITS)
+    return coded_bits_from(np.where(i > 0, c[rows, np.maximum(i - 1, 0)], 0.0), c[rows, i], c[:, -1], i,
+                           p.shape[-1])
+
+
+def coded_bits_from(before, through, total, symbols: np.ndarray, K: int) -> float:
+    """:func:`coded_bits` from each row's cumulative sums (as Rust's fold gives them) before and
+    through its coded symbol and its total: for rows of integers (exact sums) these come from
+    wherever they were summed, without a cumulative sum of every row."""
+    # the weights of :func:`quantised` at the coded symbols only (the same float operations, on two
+    # entries of each row instead of K): q_i = right_i - left_i
+    i = np.asarray(symbols, dtype=np.int64)
+    scale = np.float64(2**PRECISION_BITS - K) / np.asarray(total, dtype=np.float64)
+    left = np.where(i > 0, np.floor(np.asarray(before, dtype=np.float64) * scale), 0.0).astype(np.int64) + i
+    right = np.where(i < K - 1, np.floor(np.asarray(through, dtype=np.float64) * scale).astype(np.int64) + i + 1,
+                     2**PRECISION_BITS)
     q = right - left
     return float(np.sum(PRECISION_BITS - np.log2(q.astype(np.float64))))
 

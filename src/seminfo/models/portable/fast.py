@@ -12,19 +12,20 @@ integers, and doubles only where :mod:`.fixed` uses them (compiled with ``-ffp-c
 frequency rows are bit-identical to the numpy and torch paths: the tests compare them on random
 inputs and on whole models, and archives do not record which path ran.
 
-Where the compiler targets AVX-512 VNNI, calls of at most :data:`QMM_ROWS` rows (decoding) also do
-their int8 products here (``vpdpbusd`` on weights packed once per layer: exact integer sums, so
-``torch._int_mm``'s accumulators bit for bit), a whole transformer block is one call
-(:class:`Block`), the key/value cache is int32, and products of layers of at least 1 MiB are split by
-columns over a small pool of threads (as many as ``torch.get_num_threads()``; the split changes no
-number). Larger calls, and machines without VNNI, use ``torch._int_mm``.
+Where the compiler targets AVX-512 VNNI, the kernels also do the int8 products (``vpdpbusd`` on
+weights packed once per layer; on CPUs with AMX and calls of at least 16 rows, ``tdpbusd`` tiles on the
+same packed weights: exact integer sums either way, so ``torch._int_mm``'s accumulators bit for bit),
+all the transformer blocks of a call are one call (:func:`run_blocks`), and the key/value cache is
+int32. A small pool of threads (as many as ``torch.get_num_threads()``) splits the rows of a batch
+(the windows an encoder feeds at once, the blocks a decoder advances together) and the columns of
+large products; the split changes no number. Machines without VNNI use ``torch._int_mm``.
 
 The source is compiled on first use with the system's C compiler (``$CC``, else ``cc``/``gcc``)
 into ``$SEMINFO_CACHE/kernels/<hash>/`` and loaded with ctypes. Without a compiler, or with
 ``SEMINFO_KERNELS=0``, :func:`library` is None and the numpy path runs (slower, same numbers).
 
-Leaves out: AVX2-only and ARM versions of the int8 product (those machines use torch's), AMX tiles
-for the batched products of encoding, GPU kernels (other devices run the torch path).
+Leaves out: AVX2-only and ARM versions of the int8 product (those machines use torch's), GPU kernels
+(other devices run the torch path).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import warnings
 import numpy as np
 
 __all__ = ["library", "available", "disabled", "torch_products", "status", "whole_blocks", "Lin", "Norm",
-           "Table", "Attention", "Block", "rows", "head"]
+           "Table", "Attention", "Block", "Blocks", "Embedding", "rows", "head", "no_tiles"]
 
 _SRC = pathlib.Path(__file__).with_name("kernels.c")
 _FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math", "-fwrapv"]
@@ -53,10 +54,7 @@ _FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-pthread", "-ffp-contract=off"
 _TUNE = ["-march=native"]
 _LOCK = threading.Lock()
 _STATE: dict = {"lib": None, "tried": False, "why": "not loaded yet", "off": False, "qmm": False, "qmm_off": False,
-                "threads": 1}
-#: Calls of at most this many rows take the kernels' own int8 product (when built); larger ones
-#: torch._int_mm (its blocked GEMM wins once the weights are reused across many rows).
-QMM_ROWS = 16
+                "amx": False, "threads": 1}
 
 _P, _I = ctypes.c_void_p, ctypes.c_int64
 _SIGS = {
@@ -70,10 +68,17 @@ _SIGS = {
     "si_head": (ctypes.c_int, [_P, _I, _I, _P, _P, _I, _P, _I, _P]),
     "si_qmm_kind": (ctypes.c_int, []),
     "si_set_threads": (ctypes.c_int, [ctypes.c_int]),
+    "si_set_amx": (ctypes.c_int, [ctypes.c_int]),
     "si_linear": (ctypes.c_int, [_P, _P, _I, _P, ctypes.c_int]),
     "si_linear_head": (ctypes.c_int, [_P, _P, _I, _P, _I, _P, _I, _P]),
-    "si_block": (ctypes.c_int, [_P, _P, _I, _I, _P, _P, _I, _I]),
-    "si_mix_row": (None, [_P, _I, _P, _I, _P, _P, _I, _I, _P, _P, _I, _I, _I, _P, _P, _P]),
+    "si_blocks": (ctypes.c_int, [_P, _I, _P, _I, _I, _P, _P, _P, _I]),
+    "si_embed": (None, [_P, _I, _I, _I, _P, _P, _I, _P, _I, _P]),
+    "si_mixer_new": (_P, [_I, _I]),
+    "si_mixer_free": (None, [_P]),
+    "si_mixer_weight": (_I, [_P]),
+    "si_mixer_mix": (None, [_P, _P, _P]),
+    "si_mixer_update": (ctypes.c_int, [_P, _I]),
+    "si_mixer_rows": (ctypes.c_int, [_P, _P, _P, _I, _P, _P]),
 }
 
 
@@ -156,8 +161,9 @@ _torch = None
 
 
 def library():
-    """The loaded kernels (ctypes), or None (no compiler, ``SEMINFO_KERNELS=0``, or :func:`disabled`)."""
-    if _STATE["off"] or os.environ.get("SEMINFO_KERNELS", "1") == "0":
+    """The loaded kernels (ctypes), or None (no compiler, ``SEMINFO_KERNELS=0`` when first asked, or
+    :func:`disabled`)."""
+    if _STATE["off"]:
         return None
     if not _STATE["tried"]:
         with _LOCK:
@@ -165,9 +171,13 @@ def library():
                 global _torch
                 import torch as _t
                 _torch = _t
+                if os.environ.get("SEMINFO_KERNELS", "1") == "0":
+                    _STATE["tried"], _STATE["why"] = True, "disabled (SEMINFO_KERNELS=0)"
+                    return None
                 _STATE["lib"], _STATE["why"] = _build()
                 if _STATE["lib"] is not None:
-                    _STATE["qmm"] = bool(_STATE["lib"].si_qmm_kind())
+                    kind = _STATE["lib"].si_qmm_kind()
+                    _STATE["qmm"], _STATE["amx"] = kind >= 1, kind == 2
                     _STATE["threads"] = int(_STATE["lib"].si_set_threads(min(max(_t.get_num_threads(), 1), 16)))
                 _STATE["tried"] = True
                 if _STATE["lib"] is None:
@@ -184,12 +194,13 @@ def available() -> bool:
 def status() -> str:
     """One line: how the kernels were obtained, or why they are not used."""
     library()
-    if _STATE["off"] or os.environ.get("SEMINFO_KERNELS", "1") == "0":
-        return "disabled (SEMINFO_KERNELS=0 or fast.disabled())"
+    if _STATE["off"]:
+        return "disabled (fast.disabled())"
     if _STATE["lib"] is None:
         return _STATE["why"]
-    prod = (f"int8 products of up to {QMM_ROWS} rows in the kernels (AVX-512 VNNI, up to {_STATE['threads']} "
-            "threads), larger ones torch._int_mm" if _qmm() else "int8 products with torch._int_mm")
+    tiles = ", AMX tiles for calls of 16 rows or more" if _STATE["amx"] else ""
+    prod = (f"int8 products in the kernels (AVX-512 VNNI{tiles}; up to {_STATE['threads']} threads)" if _qmm()
+            else "int8 products with torch._int_mm")
     return f"{_STATE['why']}; {prod}"
 
 
@@ -216,6 +227,20 @@ def disabled():
 def torch_products():
     """Inside the block every int8 product goes to torch._int_mm (tests compare the two)."""
     return _switched("qmm_off")
+
+
+@contextlib.contextmanager
+def no_tiles():
+    """Inside the block the kernels' products use AVX-512 VNNI only, not AMX tiles (tests compare the two)."""
+    lib = library()
+    if lib is None or not _STATE["amx"]:
+        yield
+        return
+    lib.si_set_amx(0)
+    try:
+        yield
+    finally:
+        lib.si_set_amx(1)
 
 
 def _c64(a) -> np.ndarray:
@@ -287,11 +312,11 @@ class Lin:
 
     def _spec(self) -> int:
         """Address of the layer's si_lin, with the weights packed as the kernels' product takes them
-        (Wp (Np/16, Kp/4, 16, 4) int8 and column sums (Np,) int32; K padded to a multiple of 8 and N
-        to one of 16 with zero weights). Built on first use."""
+        (Wp (Np/16, Kp/4, 16, 4) int8 and column sums (Np,) int32; K padded to a multiple of 64 (an AMX
+        tile's inputs) and N to one of 16 with zero weights). Built on first use."""
         if self._packed is None:
             K, N = self.K, self.N
-            Kp, Np = -(-K // 8) * 8, -(-N // 16) * 16
+            Kp, Np = -(-K // 64) * 64, -(-N // 16) * 16
             w = np.zeros((Kp, Np), dtype=np.int8)
             w[:K, :N] = self.qt.numpy()
             wp = np.ascontiguousarray(w.reshape(Kp // 4, 4, Np // 16, 16).transpose(2, 0, 3, 1))
@@ -305,7 +330,7 @@ class Lin:
 
     def scratch(self, M: int):
         """(ab, e, out) buffers for M rows (out alone when the kernels do the product)."""
-        if M <= QMM_ROWS and _qmm():
+        if _qmm():
             return _scratch(self._cscratch, M, lambda: _Buf((M, self.N), np.int64))
         return _scratch(self._scratch, M, lambda: (_Buf((2 * M, self.K), _torch.int8), _Buf((M,), _torch.int64),
                                                    _Buf((M, self.N), _torch.int64)))
@@ -320,7 +345,7 @@ class Lin:
 
     def __call__(self, x: _Buf, M: int, add_to: _Buf | None = None) -> _Buf:
         from .fixed import int_linear
-        if M <= QMM_ROWS and _qmm():                     # split, product and finish in one call
+        if _qmm():                                       # split, product and finish in one call
             dst = self.scratch(M) if add_to is None else add_to
             if _STATE["lib"].si_linear(self._spec(), x.p, M, dst.p, int(add_to is not None)) < 0:
                 raise MemoryError("The linear kernel could not allocate its scratch memory.")
@@ -413,16 +438,17 @@ class Attention:
         return out
 
 
-def whole_blocks(M: int) -> bool:
-    """Whether a call of M rows runs each transformer block in one kernel call (:class:`Block`)."""
-    return M <= QMM_ROWS and _qmm()
+def whole_blocks() -> bool:
+    """Whether calls run all the transformer blocks in one kernel call (:class:`Blocks`): where the
+    kernels do the int8 products (AVX-512 VNNI) and :func:`torch_products` is not in force."""
+    return _qmm()
 
 
 class Block:
-    """One pre-norm transformer block (GPT-2 or Llama) in one kernel call: ``x += o(attention(qkv(
-    norm1(x))))`` then ``x += down(mlp(up(norm2(x))))``, the MLP being `act` in place (GELU) or, with
-    `swiglu`, SwiGLU of [gate | up]. The same integers as the calls of the parts one by one; only
-    for calls where :func:`whole_blocks` holds (its products are the kernels' own)."""
+    """The constants of one pre-norm transformer block (GPT-2 or Llama) as the kernels take them:
+    ``x += o(attention(qkv(norm1(x))))`` then ``x += down(mlp(up(norm2(x))))``, the MLP being `act`
+    in place (GELU) or, with `swiglu`, SwiGLU of [gate | up]. The same integers as the calls of the
+    parts one by one."""
 
     def __init__(self, norm1: Norm, qkv: Lin, attn: "Attention", o: Lin, norm2: Norm, up: Lin, act: Table,
                  down: Lin, swiglu: bool) -> None:
@@ -436,27 +462,60 @@ class Block:
                                a.rope_clamp, a.ptab, a.pcos, a.psin)
         self.p = ctypes.addressof(self.spec)
 
-    def __call__(self, x: _Buf, B: int, T: int, kv, pos0: int) -> _Buf:
-        """The rows of buffer x (B T, d), in place, after `pos0` cached positions in `kv` (a _KV)."""
-        a = self.parts[2]
-        ck, _ = kv.reserve(B, a.Hk, T, a.hs)
-        if kv.n != pos0:
-            raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
-        rc = _STATE["lib"].si_block(self.p, x.p, B, T, kv.ptrs[0], kv.ptrs[1], ck.shape[2], pos0)
+
+class Blocks:
+    """A model's blocks, run in one kernel call per model call (``si_blocks``: the rows of a batch split
+    over the kernels' threads, at most 256 rows at a time through all the blocks)."""
+
+    def __init__(self, blocks: list[Block]) -> None:
+        self.blocks = list(blocks)
+        self.specs, self.pspecs = _const(np.array([b.p for b in self.blocks], dtype=np.uint64))
+        self.ptrs = np.zeros((3, len(self.blocks)), dtype=np.int64)      # key caches, value caches, capacities
+        base, step = self.ptrs.ctypes.data, self.ptrs.strides[0]
+        self.pck, self.pcv, self.pcap = base, base + step, base + 2 * step
+
+    def __call__(self, x: _Buf, B: int, T: int, cache, pos0: int) -> _Buf:
+        """The rows of buffer x (B T, d), in place, after `pos0` cached positions in `cache` (_KV per block)."""
+        for i, (block, kv) in enumerate(zip(self.blocks, cache)):
+            a = block.parts[2]
+            ck, _ = kv.reserve(B, a.Hk, T, a.hs)
+            if kv.n != pos0:
+                raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
+            self.ptrs[0, i], self.ptrs[1, i], self.ptrs[2, i] = kv.ptrs[0], kv.ptrs[1], ck.shape[2]
+        rc = _STATE["lib"].si_blocks(self.pspecs, len(self.blocks), x.p, B, T, self.pck, self.pcv, self.pcap, pos0)
         if rc != 0:
             raise MemoryError("The block kernel could not allocate its scratch memory.")
-        kv.n += T
+        for kv in cache:
+            kv.n += T
         return x
 
 
-def run_blocks(blocks: list | None, x: _Buf, B: int, T: int, cache, pos0: int) -> bool:
-    """Run `blocks` (a model's :class:`Block` list, None where not built) on the residual rows x in
-    place when the call qualifies (:func:`whole_blocks`); False when it does not (run the parts)."""
-    if blocks is None or not whole_blocks(B * T):
+def run_blocks(blocks: Blocks | None, x: _Buf, B: int, T: int, cache, pos0: int) -> bool:
+    """Run `blocks` (None where not built) on the residual rows x in place when the kernels do the
+    products (:func:`whole_blocks`); False when they do not (run the parts)."""
+    if blocks is None or not whole_blocks():
         return False
-    for block, kv in zip(blocks, cache):
-        block(x, B, T, kv, pos0)
+    blocks(x, B, T, cache, pos0)
     return True
+
+
+class Embedding:
+    """A model's token embedding as the kernels take it: int8 rows (V, d), their scales m_c, the
+    rounding shift, and learned position rows (GPT-2) or none."""
+
+    def __init__(self, lin, shift: int, pos=None) -> None:
+        self.q, self.pq = _const(lin.qn.np)
+        self.hm, self.phm = _const(_c64(lin.m2.np >> 1))
+        self.pos, self.ppos = _const(_c64(pos)) if pos is not None else (None, None)
+        self.s, self.d = int(shift), int(self.q.shape[1])
+
+    def __call__(self, ids: np.ndarray, pos0: int) -> _Buf:
+        """The residual rows (B T, d) of ids (B, T) int64 after `pos0` positions, a new buffer."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        out = _Buf((ids.size, self.d), np.int64)
+        _STATE["lib"].si_embed(ids.ctypes.data, ids.shape[0], ids.shape[1], self.d, self.pq, self.phm, self.s,
+                               self.ppos, pos0, out.p)
+        return out
 
 
 def rows(x: np.ndarray) -> _Buf:
@@ -472,7 +531,7 @@ def head(h: _Buf, L: Lin, tab: np.ndarray) -> np.ndarray:
     M = h.a.size // L.K
     out = np.empty((M, L.N), dtype=np.int64)
     lib = _STATE["lib"]
-    if whole_blocks(M):
+    if whole_blocks():
         rc = lib.si_linear_head(L._spec(), h.p, M, L.pmd, L.lins[0].shift, tab.ctypes.data, tab.shape[0],
                                 out.ctypes.data)
     else:

@@ -183,14 +183,16 @@ class IntGPT2(PortableTransformer):
             layers = [(ln(lay["ln_1"]), fast.Lin([lay["attn"]]), fast.Lin([lay["proj"]]), ln(lay["ln_2"]),
                        fast.Lin([lay["fc"]]), fast.Lin([lay["out"]])) for lay in self.layers]
             self._fc = {"layers": layers, "ln_f": ln(self.ln_f), "attn": attn, "gelu": gelu,
-                        "blocks": [fast.Block(ln_1, qkv, attn, proj, ln_2, fc, gelu, out, swiglu=False)
-                                   for ln_1, qkv, proj, ln_2, fc, out in layers] if fast.whole_blocks(1) else None}
+                        "embed": fast.Embedding(self.head, self.head.shift - F, self._wpe.np),
+                        "blocks": fast.Blocks([fast.Block(ln_1, qkv, attn, proj, ln_2, fc, gelu, out, swiglu=False)
+                                               for ln_1, qkv, proj, ln_2, fc, out in layers])
+                        if fast.whole_blocks() else None}
         return self._fc
 
     def _hidden_fast(self, ids, pos0, cache):
         B, T = ids.shape
         M, c = B * T, self._fast_consts()
-        x = fast.rows(self._embed(ids, pos0).reshape(M, self.d))                   # the residual stream
+        x = c["embed"](ids, pos0)                                                   # the residual stream
         if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
             return c["ln_f"](x, M)
         for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):

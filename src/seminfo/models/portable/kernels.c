@@ -11,7 +11,11 @@
 
    Layouts: row-major, contiguous unless strides are passed (in elements).  */
 
+#define _GNU_SOURCE                                /* syscall (the AMX permission) */
 #include <math.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +37,20 @@ static inline i64 floordiv(i64 a, i64 b)     /* b > 0 */
 {
     i64 q = a / b;
     return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* floor(a / D) for D >= 1 and |a / D| < 2^51, given inv = 1 / D (double): the three roundings of
+   (double) a * inv are within 3 2^-53 |a / D| < 1 of a / D, so its truncation is within one of the
+   floor and one correction step from the remainder gives the exact floor. No integer division:
+   loops of it vectorise. */
+static inline i64 floor_quot(i64 a, i64 D, double inv)
+{
+    i64 q = (i64) ((double) a * inv);
+    i64 r = a - q * D;
+    q -= (r < 0);
+    r += (r < 0) ? D : 0;
+    q += (r >= D);
+    return q;
 }
 
 static inline i64 rsr_row(i64 x, i64 s)      /* rshift_round with an array shift: ((2x >> s) + 1) >> 1 */
@@ -195,16 +213,33 @@ static inline double sum_exact(const double *a, i64 n)
     return t;
 }
 
+/* a[i] <- a[i] s for i < n (one rounding each, as numpy's); returns their maximum (-inf for n = 0;
+   no NaN here, so the order of the comparisons does not matter). s = 1: the maximum alone. */
+static inline double scale_max(double *a, i64 n, double s)
+{
+    i64 i = 0;
+    double r = -INFINITY;
+#if defined(__AVX512F__)
+    const __m512d vs = _mm512_set1_pd(s);
+    __m512d m = _mm512_set1_pd(-INFINITY);
+    for (; i + 8 <= n; i += 8) {
+        const __m512d x = _mm512_mul_pd(_mm512_loadu_pd(a + i), vs);
+        if (s != 1.0) _mm512_storeu_pd(a + i, x);
+        m = _mm512_max_pd(m, x);
+    }
+    r = _mm512_reduce_max_pd(m);
+#endif
+    for (; i < n; i++) {
+        const double x = a[i] * s;
+        a[i] = x;
+        r = x > r ? x : r;
+    }
+    return r;
+}
+
 static inline double max_of(const double *a, i64 n)          /* -inf for n = 0 (no NaN here) */
 {
-    double m[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
-    i64 i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) m[l] = a[i + l] > m[l] ? a[i + l] : m[l];
-    for (; i < n; i++) m[0] = a[i] > m[0] ? a[i] : m[0];
-    double r = m[0];
-    for (int l = 1; l < 8; l++) r = m[l] > r ? m[l] : r;
-    return r;
+    return scale_max((double *) a, n, 1.0);                  /* times 1: nothing is written */
 }
 
 /* _exp_weights_: u[i] <- tab[trunc(min(max + 1/2 - u[i], L))] (exp(u - max) in Q30, 0 beyond the
@@ -212,12 +247,42 @@ static inline double max_of(const double *a, i64 n)          /* -inf for n = 0 (
 static inline double exp_weights(double *u, i64 n, double mx, const double *tab, double L)
 {
     mx += 0.5;
-    for (i64 i = 0; i < n; i++) {
+    i64 i = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    const __m512d vm = _mm512_set1_pd(mx), vL = _mm512_set1_pd(L);
+    for (; i + 8 <= n; i += 8) {                             /* min(dist, L) is "if dist > L: L" */
+        const __m512d dist = _mm512_min_pd(_mm512_sub_pd(vm, _mm512_loadu_pd(u + i)), vL);
+        _mm512_storeu_pd(u + i, _mm512_i64gather_pd(_mm512_cvttpd_epi64(dist), tab, 8));
+    }
+#endif
+    for (; i < n; i++) {
         double dist = mx - u[i];
         if (dist > L) dist = L;
         u[i] = tab[(i64) dist];
     }
     return sum_exact(u, n);
+}
+
+/* *lo = min(0, x...), *hi = max(0, x...) of n int64 */
+static inline void min_max(const i64 *restrict x, i64 n, i64 *lo, i64 *hi)
+{
+    i64 a = 0, b = 0, k = 0;
+#if defined(__AVX512F__)
+    __m512i va = _mm512_setzero_si512(), vb = va;
+    for (; k + 8 <= n; k += 8) {
+        const __m512i v = _mm512_loadu_si512(x + k);
+        va = _mm512_min_epi64(va, v);
+        vb = _mm512_max_epi64(vb, v);
+    }
+    a = _mm512_reduce_min_epi64(va);
+    b = _mm512_reduce_max_epi64(vb);
+#endif
+    for (; k < n; k++) {
+        a = x[k] < a ? x[k] : a;
+        b = x[k] > b ? x[k] : b;
+    }
+    *lo = a;
+    *hi = b;
 }
 
 /* _split_product's input side: rows of x (M, K) clipped to +-lim, scaled per row to 15 bits
@@ -229,19 +294,17 @@ static int split_rows(const i64 *x, i64 M, i64 K, i64 lim, i64 stride, int bias,
 {
     int over = 0;
     for (i64 r = 0; r < M; r++) {
-        const i64 *xr = x + r * K;
-        i64 amax = 0;
-        for (i64 k = 0; k < K; k++) {
-            i64 v = xr[k];
-            if (v > lim || v < -lim) over = 1;
-            v = clip64(v, -lim, lim);
-            v = v < 0 ? -v : v;
-            if (v > amax) amax = v;
-        }
+        const i64 *restrict xr = x + r * K;
+        i64 hi_x, lo_x;                                      /* max(|clip(x)|) from max and min of x */
+        min_max(xr, K, &lo_x, &hi_x);
+        if (hi_x > lim || lo_x < -lim) over = 1;
+        hi_x = clip64(hi_x, -lim, lim);
+        lo_x = -clip64(lo_x, -lim, lim);
+        const i64 amax = hi_x > lo_x ? hi_x : lo_x;
         i64 er = bitlen(amax) - 14;
         if (er < 0) er = 0;
         e[r] = er;
-        uint8_t *hi = ab + r * stride, *lo = ab + (M + r) * stride;
+        uint8_t *restrict hi = ab + r * stride, *restrict lo = ab + (M + r) * stride;
         for (i64 k = 0; k < K; k++) {
             i64 a = rsr_row(clip64(xr[k], -lim, lim), er);
             if (a > (1 << 14) - 1) a = (1 << 14) - 1;
@@ -260,19 +323,27 @@ int si_split(const i64 *x, i64 M, i64 K, i64 lim, i8 *ab, i64 *e)
 /* _finish over columns c0 .. c0 + n - 1 of acc (2M, N) int32:
    y = ((((128 hi + lo) m2_c) >> (sh_c - e_r)) + b1_c) >> 1 (m2, b1, sh indexed from c0), written to
    rows of `out` `ostride` apart (add: added). */
+static void finish_rows(const i32 *hi, const i32 *lo, i64 istride, i64 rows, i64 n, const i64 *e,
+                        const i64 *restrict m2, const i64 *restrict b1, const i64 *restrict sh, i64 *out,
+                        i64 ostride, int add)
+{
+    for (i64 r = 0; r < rows; r++) {
+        const i32 *restrict h = hi + r * istride, *restrict l = lo + r * istride;
+        i64 *restrict o = out + r * ostride;
+        const i64 er = e[r];
+        for (i64 c = 0; c < n; c++) {
+            i64 y = ((i64) h[c] * 128 + l[c]) * m2[c];
+            y >>= sh[c] - er;
+            y = (y + b1[c]) >> 1;
+            o[c] = add ? o[c] + y : y;
+        }
+    }
+}
+
 static void finish_cols(const i32 *acc, i64 M, i64 N, i64 c0, i64 n, const i64 *e, const i64 *m2,
                         const i64 *b1, const i64 *sh, i64 *out, i64 ostride, int add)
 {
-    for (i64 r = 0; r < M; r++) {
-        const i32 *hi = acc + r * N + c0, *lo = acc + (M + r) * N + c0;
-        i64 *o = out + r * ostride;
-        for (i64 c = 0; c < n; c++) {
-            i64 y = ((i64) hi[c] * 128 + lo[c]) * m2[c];
-            y >>= sh[c] - e[r];
-            y = (y + b1[c]) >> 1;
-            if (add) o[c] += y; else o[c] = y;
-        }
-    }
+    finish_rows(acc + c0, acc + M * N + c0, N, M, n, e, m2, b1, sh, out, ostride, add);
 }
 
 void si_finish(const i32 *acc, i64 M, i64 N, i64 c0, i64 n, const i64 *e, const i64 *m2,
@@ -305,18 +376,26 @@ void si_finish(const i32 *acc, i64 M, i64 N, i64 c0, i64 n, const i64 *e, const 
 #define SI_VNNI 0
 #endif
 
-int si_qmm_kind(void)                          /* 1: the VNNI product is built in; 0: it is not */
-{
-    return SI_VNNI;
-}
-
 #if SI_VNNI
+#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__linux__)
+#include <sys/syscall.h>
+#define SI_AMX 1
+#else
+#define SI_AMX 0
+#endif
+
 typedef struct {
-    const uint8_t *ab;                         /* (2M, Kp): hi + 128 rows, then lo rows */
+    const uint8_t *ab;                         /* (2M (+16), Kp): hi + 128 rows, then lo rows */
     i64 M, Kp, N;
     const i8 *W;                               /* packed (Np / 16, Kp / 4, 16, 4) */
     const i32 *cs;                             /* (Np) column sums */
     i32 *acc;                                  /* (2M, N) */
+    int amx;                                   /* tiles (Kp a multiple of 64, ab 16 rows longer) */
+    /* with AMX, `out` not NULL: finish each tile at once (finish_cols's numbers) into rows of out,
+       ostride apart (add: added), and leave acc alone */
+    const i64 *e, *m2, *b1, *sh;
+    i64 *out, ostride;
+    int add;
 } qjob;
 
 static inline i32 load4(const uint8_t *p)
@@ -352,12 +431,131 @@ static void qmm_blocks(const qjob *j, i64 nb0, i64 nb1)
     }
 }
 
-/* A small pool for products too large for one core's memory bandwidth: the caller takes part 0,
-   workers (started on first use, again after a fork) take the others; they spin briefly between
-   products (decoding calls them back to back) and then sleep on a condition variable. */
+#if SI_AMX
+/* The same product on AMX tiles (tdpbusd: 16 rows x 64 inputs times 64 inputs x 16 columns, u8 x
+   s8 into int32, exact). The packed weights are already the B-tile layout: for column block nb and
+   inputs 64 kt .. 64 kt + 63, 16 rows of 64 bytes (4 inputs of 16 columns) at W + (nb Kp + 64 kt) 16.
+   Rows of ab past the M wanted (up to 16 more) are read and their results dropped. */
+typedef struct {
+    uint8_t palette, start;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg;
+
+static int amx_state = 0;                      /* 0 not asked, 1 granted, -1 refused (or switched off) */
+static int amx_want = 1;
+
+static int amx_ok(void)
+{
+    if (!amx_want) return 0;
+    if (amx_state == 0) {                      /* permission to use the tile data (Linux >= 5.16) */
+        long rc = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */);
+        amx_state = rc == 0 ? 1 : -1;
+    }
+    return amx_state == 1;
+}
+
+static void store_tile_rows(const i32 *t, i32 *acc, i64 rows, i64 N, i64 c0, i64 width)
+{
+    for (i64 r = 0; r < rows; r++)
+        for (i64 c = 0; c < width; c++) acc[r * N + c0 + c] = t[r * 16 + c];
+}
+
+static void amx_blocks(const qjob *j, i64 nb0, i64 nb1)
+{
+    const i64 M = j->M, Kp = j->Kp, N = j->N, nk = Kp / 64;
+    tilecfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    i32 out[4][256], corr[2][256];                 /* -128 column sums, in every row of a tile */
+    for (i64 nb = nb0; nb < nb1; nb += 2) {
+        const int two = nb + 1 < nb1;
+        const i8 *w0 = j->W + nb * Kp * 16, *w1 = w0 + Kp * 16;
+        for (int b = 0; b < 1 + two; b++)
+            for (int c = 0; c < 256; c++) corr[b][c] = -128 * j->cs[(nb + b) * 16 + c % 16];
+        /* whole tiles go straight to acc; the last rows, a last narrow block and finished tiles go
+           through `out` */
+        const int direct = nb * 16 + 16 * (1 + two) <= N;
+        for (i64 r0 = 0; r0 < M; r0 += 16) {
+            const uint8_t *ah = j->ab + r0 * Kp, *al = j->ab + (M + r0) * Kp;
+            _tile_loadd(0, corr[0], 64);               /* hi: starts at -128 colsum (the +128 bias) */
+            _tile_zero(1);
+            _tile_loadd(2, corr[1], 64);
+            _tile_zero(3);
+            for (i64 kt = 0; kt < nk; kt++) {
+                _tile_loadd(4, ah + kt * 64, Kp);
+                _tile_loadd(5, al + kt * 64, Kp);
+                _tile_loadd(6, w0 + kt * 1024, 64);
+                _tile_dpbusd(0, 4, 6);
+                _tile_dpbusd(1, 5, 6);
+                if (two) {
+                    _tile_loadd(7, w1 + kt * 1024, 64);
+                    _tile_dpbusd(2, 4, 7);
+                    _tile_dpbusd(3, 5, 7);
+                }
+            }
+            const i64 rows = M - r0 < 16 ? M - r0 : 16;
+            i32 *hi = j->acc + r0 * N + nb * 16, *lo = j->acc + (M + r0) * N + nb * 16;
+            if (!j->out && direct && rows == 16) {     /* whole tiles straight to acc */
+                _tile_stored(0, hi, N * 4);
+                _tile_stored(1, lo, N * 4);
+                if (two) {
+                    _tile_stored(2, hi + 16, N * 4);
+                    _tile_stored(3, lo + 16, N * 4);
+                }
+                continue;
+            }
+            _tile_stored(0, out[0], 64);
+            _tile_stored(1, out[1], 64);
+            _tile_stored(2, out[2], 64);
+            _tile_stored(3, out[3], 64);
+            for (int b = 0; b < 1 + two; b++) {
+                const i64 c0 = (nb + b) * 16, width = N - c0 < 16 ? N - c0 : 16;
+                if (j->out)                            /* finished here, from L1 */
+                    finish_rows(out[2 * b], out[2 * b + 1], 16, rows, width, j->e + r0, j->m2 + c0, j->b1 + c0,
+                                j->sh + c0, j->out + r0 * j->ostride + c0, j->ostride, j->add);
+                else {
+                    store_tile_rows(out[2 * b], j->acc + r0 * N, rows, N, c0, width);
+                    store_tile_rows(out[2 * b + 1], j->acc + (M + r0) * N, rows, N, c0, width);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+#else
+static int amx_ok(void)
+{
+    return 0;
+}
+#endif
+
+static void product_cols(const qjob *j, i64 nb0, i64 nb1)
+{
+#if SI_AMX
+    if (j->amx) {
+        amx_blocks(j, nb0, nb1);
+        return;
+    }
+#endif
+    qmm_blocks(j, nb0, nb1);
+}
+
+/* A small pool of threads: the caller takes part 0, workers (started on first use, again after a
+   fork) take the others; they spin briefly between jobs (decoding calls them back to back) and then
+   sleep on a condition variable. A job is a function of (argument, part, parts). */
 #define SI_MAX_THREADS 16
 #define SI_SPIN_TICKS 4000000ull                /* about 1-2 ms */
-#define SI_PARALLEL_BYTES ((i64) 1 << 20)
+#define SI_PARALLEL_BYTES ((i64) 1 << 20)       /* a product's weights from which it is split */
+#define SI_PARALLEL_MACS ((i64) 1 << 23)        /* or its multiply-adds */
+
+typedef void (*si_task)(void *arg, int part, int parts);
 
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;   /* one caller at a time uses the pool */
 
@@ -369,14 +567,9 @@ static struct {
     atomic_long gen;
     atomic_int left;
     long born;                                 /* gen when the newest workers were started */
-    qjob job;
-} pool = {1, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, {0}};
-
-static void run_part(const qjob *j, int part, int parts)
-{
-    const i64 nblocks = (j->N + 15) / 16;
-    qmm_blocks(j, nblocks * part / parts, nblocks * (part + 1) / parts);
-}
+    si_task fn;
+    void *arg;
+} pool = {1, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, NULL};
 
 static void *pool_worker(void *arg)
 {
@@ -396,7 +589,7 @@ static void *pool_worker(void *arg)
             break;
         }
         seen = g;
-        if (idx < pool.parts) run_part(&pool.job, idx, pool.parts);
+        if (idx < pool.parts) pool.fn(pool.arg, idx, pool.parts);
         atomic_fetch_sub_explicit(&pool.left, 1, memory_order_acq_rel);
     }
     return NULL;
@@ -426,35 +619,87 @@ static int pool_ready(void)                    /* workers running (the caller no
     return pool.started;
 }
 
-static void qmm(const qjob *j)
+/* fn(arg, p, parts) for p < parts, parts <= max_parts, over the pool's threads; alone (parts 1) when
+   the pool has one thread, or another thread of the process (a second decoder) holds it, or this
+   is a child forked while one did (trylock never waits), or a job of the pool itself asks. */
+static void parallel(si_task fn, void *arg, i64 max_parts)
 {
-    const i64 nblocks = (j->N + 15) / 16;
-    /* another thread of the process (a second decoder) holding the pool, or a child forked while one
-       did (trylock never waits): this one goes alone */
-    if (pool.want < 2 || j->Kp * nblocks * 16 < SI_PARALLEL_BYTES || nblocks < 2 ||
-        pthread_mutex_trylock(&pool_busy) != 0) {
-        qmm_blocks(j, 0, nblocks);
+    if (pool.want < 2 || max_parts < 2 || pthread_mutex_trylock(&pool_busy) != 0) {
+        fn(arg, 0, 1);
         return;
     }
     int workers = pool_ready();
     if (workers == 0) {
         pthread_mutex_unlock(&pool_busy);
-        qmm_blocks(j, 0, nblocks);
+        fn(arg, 0, 1);
         return;
     }
-    int parts = workers + 1 < nblocks ? workers + 1 : (int) nblocks;
-    pool.job = *j;
+    int parts = workers + 1 < max_parts ? workers + 1 : (int) max_parts;
+    pool.fn = fn;
+    pool.arg = arg;
     pool.parts = parts;
     atomic_store(&pool.left, workers);
     pthread_mutex_lock(&pool.mu);
     atomic_fetch_add_explicit(&pool.gen, 1, memory_order_release);
     pthread_cond_broadcast(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
-    run_part(j, 0, parts);
+    fn(arg, 0, parts);
     while (atomic_load_explicit(&pool.left, memory_order_acquire) > 0) _mm_pause();
     pthread_mutex_unlock(&pool_busy);
 }
+
+static void qmm_part(void *arg, int part, int parts)
+{
+    const qjob *j = arg;
+    const i64 nblocks = (j->N + 15) / 16;
+    i64 nb0 = nblocks * part / parts, nb1 = nblocks * (part + 1) / parts;
+    if (j->amx && parts > 1) {                 /* tiles go two column blocks at a time */
+        nb0 = nb0 & ~(i64) 1;
+        nb1 = part == parts - 1 ? nblocks : nb1 & ~(i64) 1;
+    }
+    product_cols(j, nb0, nb1);
+}
+
+/* Calls of at most this many rows (decoding) split every product by columns and the attention by
+   kv heads over the pool's threads: each thread then keeps reading the same part of the weights and
+   of the cache, which stay in its core's cache. */
+#define SI_SPLIT_ROWS 16
+
+static void qmm(const qjob *j)
+{
+    const i64 nblocks = (j->N + 15) / 16;
+    if (j->Kp * nblocks * 16 < SI_PARALLEL_BYTES && j->M * j->Kp * nblocks * 16 < SI_PARALLEL_MACS &&
+        (j->M > SI_SPLIT_ROWS || nblocks < 4)) {
+        product_cols(j, 0, nblocks);
+        return;
+    }
+    parallel(qmm_part, (void *) j, j->amx ? nblocks / 2 : nblocks);
+}
 #endif
+
+/* 0: the int8 products are torch's; 1: the kernels' (AVX-512 VNNI); 2: calls of SI_AMX_ROWS rows or
+   more on AMX tiles too. */
+#define SI_AMX_ROWS 16
+
+int si_qmm_kind(void)
+{
+#if SI_VNNI
+    return amx_ok() ? 2 : 1;
+#else
+    return 0;
+#endif
+}
+
+/* Switch the AMX tiles off (0) or on again (1, where the CPU and the OS allow); returns si_qmm_kind(). */
+int si_set_amx(int on)
+{
+#if SI_VNNI && SI_AMX
+    amx_want = on != 0;
+#else
+    (void) on;
+#endif
+    return si_qmm_kind();
+}
 
 /* Threads used for large products (1 = the caller only); returns the number set. */
 int si_set_threads(int n)
@@ -496,27 +741,44 @@ void si_norm(const i64 *x, i64 M, i64 d, const i64 *eps_tab, int center, const i
         V += eps_tab[er];
         i64 D = isqrt64(V);
         if (D < 1) D = 1;
-        i64 *o = out + r * d;
-        for (i64 k = 0; k < d; k++) {
-            i64 n = floordiv(c[k] * ((i64) 1 << (FBITS + 5)) + D, D * 2);
+        i64 *restrict o = out + r * d;
+        const i64 D2 = D * 2;
+        const double inv = 1.0 / (double) D2;
+        for (i64 k = 0; k < d; k++) {                         /* |c| <= 2^20: numerators below 2^52 */
+            i64 n = floor_quot(c[k] * ((i64) 1 << (FBITS + 5)) + D, D2, inv);
             o[k] = (n * g[k] + c0[k]) >> G;
         }
     }
 }
 
 /* lookup(x, table) in place: linear interpolation on a 2^-8 grid over [-R, R], identity above. */
-void si_act(i64 *x, i64 n, const i64 *t, const i64 *dt, i64 R)
+void si_act(i64 *restrict x, i64 n, const i64 *restrict t, const i64 *restrict dt, i64 R)
 {
-    const i64 s = FBITS - 8, top = (2 * R) << FBITS, lim = R << FBITS;
-    for (i64 k = 0; k < n; k++) {
-        i64 v = x[k];
+    const i64 s = FBITS - 8, top = (2 * R) << FBITS, lim = R << FBITS, low = t[0] != 0 ? -lim : INT64_MIN;
+    i64 k = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    const __m512i vlim = _mm512_set1_epi64(lim), vtop = _mm512_set1_epi64(top - 1), zero = _mm512_setzero_si512(),
+                  vfrac = _mm512_set1_epi64(((i64) 1 << s) - 1), vhalf = _mm512_set1_epi64((i64) 1 << (s - 1)),
+                  vlow = _mm512_set1_epi64(low);
+    for (; k + 8 <= n; k += 8) {                             /* the loop below, eight at a time */
+        const __m512i v = _mm512_loadu_si512(x + k);
+        __m512i u = _mm512_min_epi64(_mm512_max_epi64(_mm512_add_epi64(v, vlim), zero), vtop);
+        const __m512i i = _mm512_srai_epi64(u, s);
+        u = _mm512_and_si512(u, vfrac);
+        const __m512i d = _mm512_i64gather_epi64(i, dt, 8), t0 = _mm512_i64gather_epi64(i, t, 8);
+        __m512i y = _mm512_add_epi64(_mm512_srai_epi64(_mm512_add_epi64(_mm512_mullo_epi64(d, u), vhalf), s), t0);
+        y = _mm512_mask_mov_epi64(y, _mm512_cmplt_epi64_mask(v, vlow), zero);
+        y = _mm512_mask_mov_epi64(y, _mm512_cmpge_epi64_mask(v, vlim), v);
+        _mm512_storeu_si512(x + k, y);
+    }
+#endif
+    for (; k < n; k++) {
+        const i64 v = x[k];
         i64 u = clip64(v + lim, 0, top - 1);
-        i64 i = u >> s;
+        const i64 i = u >> s;
         u &= ((i64) 1 << s) - 1;
-        i64 y = ((dt[i] * u + ((i64) 1 << (s - 1))) >> s) + t[i];
-        if (v >= lim) y = v;
-        else if (t[0] != 0 && v < -lim) y = 0;
-        x[k] = y;
+        const i64 y = ((dt[i] * u + ((i64) 1 << (s - 1))) >> s) + t[i];
+        x[k] = v >= lim ? v : (v < low ? 0 : y);               /* identity above, 0 below if t[0] != 0 */
     }
 }
 
@@ -546,26 +808,171 @@ static inline void rope_pair(i64 *x, i64 half, const i64 *cs, const i64 *sn, i64
     }
 }
 
+/* A query row after its rotary embedding, clipped and quantised to 17 bits (quantize_rows): qa
+   (doubles, exact); returns the scale s of its scores. `row` is scratch of hs entries. */
+static double query_row(const i64 *qr, i64 hs, const i64 *cs, const i64 *sn, i64 rclamp, i64 cmul, i64 R,
+                        i64 *row, double *qa)
+{
+    const i64 QK_CLAMP = ((i64) 1 << 35) - 1;
+    for (i64 d = 0; d < hs; d++) row[d] = qr[d];
+    if (cs) rope_pair(row, hs / 2, cs, sn, rclamp);
+    i64 amax = 0;
+    for (i64 d = 0; d < hs; d++) {
+        row[d] = clip64(row[d], -QK_CLAMP, QK_CLAMP);
+        i64 a = row[d] < 0 ? -row[d] : row[d];
+        if (a > amax) amax = a;
+    }
+    i64 eq = bitlen(amax) - 17;
+    if (eq < 0) eq = 0;
+    for (i64 d = 0; d < hs; d++) {
+        i64 a = rsr_row(row[d], eq);
+        if (a > ((i64) 1 << 17) - 1) a = ((i64) 1 << 17) - 1;
+        qa[d] = (double) a;
+    }
+    double s = ldexp(1.0, (int) (eq - (FBITS + R)));
+    s *= (double) cmul;
+    return s;
+}
+
+/* The scores u (n) of one query, in place: softmax weights floor(exp(u - max) 2^24 / sum) (exact:
+   table values and their integer sum below 2^53). */
+static void weights_row(double *u, i64 n, double mx, const double *tab, double L)
+{
+    const double total = exp_weights(u, n, mx, tab, L);
+    for (i64 j = 0; j < n; j++) {
+        double p = u[j];
+        p *= 16777216.0;
+        p /= total;
+        u[j] = (double) (i64) p;                    /* floor: p >= 0 */
+    }
+}
+
+static inline void out_row(const double *acc, i64 hs, i64 *o)     /* round(acc 2^-24), half up */
+{
+    for (i64 d = 0; d < hs; d++) {
+        double y = acc[d] * 0x1p-24;
+        y += 0.5;
+        o[d] = floor_i64(y);
+    }
+}
+
+/* a * b + c. Every use multiplies and adds integers whose products and sums stay below 2^53 (exact),
+   so a fused multiply-add gives the same doubles as a product and a sum. */
+static inline v8d madd(v8d a, v8d b, v8d c)
+{
+#if defined(__AVX512F__)
+    return (v8d) _mm512_fmadd_pd((__m512d) a, (__m512d) b, (__m512d) c);
+#else
+    return a * b + c;
+#endif
+}
+
+static inline v8d splat(double x)
+{
+    return (v8d) {x, x, x, x, x, x, x, x};
+}
+
+/* Many queries (encoding): QB consecutive queries of one head at a time against the keys as
+   doubles, transposed (kt (hs, ldk): kt[d ldk + j] = key j's d-th entry), 16 keys per step, and
+   the values as doubles (vd (ldk, hs)); hs a multiple of 8. u: QB rows of ldk scores. Queries past
+   their own position see weight 0 (their terms add exact zeros). */
+#define QB 4
+
+static void scores_block(const double *qa, const double *kt, i64 ldk, i64 n, i64 hs, double *u)
+{
+    for (i64 j = 0; j < n; j += 16) {
+        v8d a[QB][2];
+        for (int r = 0; r < QB; r++) a[r][0] = a[r][1] = splat(0.0);
+        for (i64 d = 0; d < hs; d++) {
+            const v8d k0 = load8(kt + d * ldk + j), k1 = load8(kt + d * ldk + j + 8);
+            for (int r = 0; r < QB; r++) {
+                const v8d x = splat(qa[r * hs + d]);
+                a[r][0] = madd(x, k0, a[r][0]);
+                a[r][1] = madd(x, k1, a[r][1]);
+            }
+        }
+        for (int r = 0; r < QB; r++) {
+            store8(u + r * ldk + j, a[r][0]);
+            store8(u + r * ldk + j + 8, a[r][1]);
+        }
+    }
+}
+
+static void weighted_block(const double *p, i64 ldk, const double *vd, i64 n, i64 hs, double *o)
+{
+    i64 d = 0;
+    for (; d + 32 <= hs; d += 32) {
+        v8d a[QB][4];
+        for (int r = 0; r < QB; r++) a[r][0] = a[r][1] = a[r][2] = a[r][3] = splat(0.0);
+        for (i64 j = 0; j < n; j++) {
+            const double *vr = vd + j * hs + d;
+            const v8d v0 = load8(vr), v1 = load8(vr + 8), v2 = load8(vr + 16), v3 = load8(vr + 24);
+            for (int r = 0; r < QB; r++) {
+                const v8d w = splat(p[r * ldk + j]);
+                a[r][0] = madd(w, v0, a[r][0]);
+                a[r][1] = madd(w, v1, a[r][1]);
+                a[r][2] = madd(w, v2, a[r][2]);
+                a[r][3] = madd(w, v3, a[r][3]);
+            }
+        }
+        for (int r = 0; r < QB; r++)
+            for (int i = 0; i < 4; i++) store8(o + r * hs + d + 8 * i, a[r][i]);
+    }
+    for (; d < hs; d += 8) {
+        v8d a[QB];
+        for (int r = 0; r < QB; r++) a[r] = splat(0.0);
+        for (i64 j = 0; j < n; j++) {
+            const v8d v0 = load8(vd + j * hs + d);
+            for (int r = 0; r < QB; r++) a[r] = madd(splat(p[r * ldk + j]), v0, a[r]);
+        }
+        for (int r = 0; r < QB; r++) store8(o + r * hs + d, a[r]);
+    }
+}
+
 /* One attention call for T new tokens of B rows (positions n_old .. n_old + T - 1):
    optional rotary embedding of q and k (cos/sin tables (n_pos, hs/2) at Q28, clamp rclamp),
    prepare_kv of the new keys/values into the caches ck, cv (B, Hk, cap, hs) int32 at n_old.. (their
    values, |k| <= 2^24 and |v| <= 2^27, in half the bytes of prepare_kv's float64),
    then causal attention of every query head h (kv head h / (H / Hk)) over keys 0 .. its position.
    q, k, v: int64 with strides (b, h, t) in elements, the last axis contiguous.
-   out: (B, T, H * hs) int64. tab: the exp table as float64 (tablen entries). */
-int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *v, i64 ksb, i64 ksh,
-              i64 kst, i64 B, i64 H, i64 Hk, i64 T, i64 hs, i32 *ck, i32 *cv, i64 cap,
-              i64 n_old, const i64 *cosv, const i64 *sinv, i64 rclamp, i64 cmul, i64 R,
-              const double *tab, i64 tablen, i64 *out)
+   out: (B, T, H * hs) int64. tab: the exp table as float64 (tablen entries).
+   One query at a time from the int32 cache (decoding), or, for calls of at least QB tokens and hs a
+   multiple of 8, QB at a time from a copy of the cache as doubles (encoding): the same integers. */
+typedef struct {                               /* si_attend's arguments, for a job of the pool */
+    const i64 *q;
+    i64 qsb, qsh, qst;
+    const i64 *k, *v;
+    i64 ksb, ksh, kst, B, H, Hk, T, hs;
+    i32 *ck, *cv;
+    i64 cap, n_old;
+    const i64 *cosv, *sinv;
+    i64 rclamp, cmul, R;
+    const double *tab;
+    i64 tablen;
+    i64 *out;
+    int rc[16];
+} attn_job;
+
+/* si_attend for the kv heads g0 .. g1 - 1 (and their query heads) only. */
+static int attend_groups(const attn_job *A, i64 g0, i64 g1)
 {
+    const i64 *q = A->q, qsb = A->qsb, qsh = A->qsh, qst = A->qst, *k = A->k, *v = A->v, ksb = A->ksb, ksh = A->ksh,
+              kst = A->kst, B = A->B, H = A->H, Hk = A->Hk, T = A->T, hs = A->hs, cap = A->cap, n_old = A->n_old,
+              *cosv = A->cosv, *sinv = A->sinv, rclamp = A->rclamp, cmul = A->cmul, R = A->R, tablen = A->tablen;
+    i32 *ck = A->ck, *cv = A->cv;
+    const double *tab = A->tab;
+    i64 *out = A->out;
     const i64 rep = H / Hk, half = hs / 2, Tk = n_old + T;
-    const i64 QK_CLAMP = ((i64) 1 << 35) - 1, K_CLAMP = (i64) 1 << 24, V_CLAMP = (i64) 1 << 27;
+    const i64 K_CLAMP = (i64) 1 << 24, V_CLAMP = (i64) 1 << 27;
+    const int blocked = T >= QB && hs % 8 == 0;
+    const i64 ldk = (Tk + 15) & ~(i64) 15;                        /* keys padded to 16 (zeros) */
     i64 *row = malloc(sizeof(i64) * hs);
-    double *u = malloc(sizeof(double) * Tk), *qa = malloc(sizeof(double) * hs);
-    if (!row || !u || !qa) { free(row); free(u); free(qa); return -1; }
+    double *u = malloc(sizeof(double) * (blocked ? QB * ldk : Tk)), *qa = malloc(sizeof(double) * QB * hs);
+    double *kt = blocked ? malloc(sizeof(double) * 2 * ldk * hs) : NULL, *vd = kt ? kt + ldk * hs : NULL;
+    if (!row || !u || !qa || (blocked && !kt)) { free(row); free(u); free(qa); free(kt); return -1; }
     const double L = (double) (tablen - 1);
     for (i64 b = 0; b < B; b++) {
-        for (i64 g = 0; g < Hk; g++) {                              /* the new keys and values */
+        for (i64 g = g0; g < g1; g++) {                             /* the new keys and values */
             for (i64 t = 0; t < T; t++) {
                 const i64 *kr = k + b * ksb + g * ksh + t * kst, *vr = v + b * ksb + g * ksh + t * kst;
                 for (i64 d = 0; d < hs; d++) row[d] = kr[d];
@@ -577,70 +984,112 @@ int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *
                 }
             }
         }
-        for (i64 h = 0; h < H; h++) {
+        for (i64 h = g0 * rep; h < g1 * rep; h++) {
             const i64 g = h / rep;
             const i32 *kc = ck + (b * Hk + g) * cap * hs, *vc = cv + (b * Hk + g) * cap * hs;
-            for (i64 t = 0; t < T; t++) {
-                const i64 *qr = q + b * qsb + h * qsh + t * qst;
-                for (i64 d = 0; d < hs; d++) row[d] = qr[d];
-                if (cosv) rope_pair(row, half, cosv + (n_old + t) * half, sinv + (n_old + t) * half, rclamp);
-                i64 amax = 0;
-                for (i64 d = 0; d < hs; d++) {
-                    row[d] = clip64(row[d], -QK_CLAMP, QK_CLAMP);
-                    i64 a = row[d] < 0 ? -row[d] : row[d];
-                    if (a > amax) amax = a;
+            if (!blocked) {
+                for (i64 t = 0; t < T; t++) {
+                    const i64 pos = n_old + t, nvis = pos + 1;
+                    const double s = query_row(q + b * qsb + h * qsh + t * qst, hs, cosv ? cosv + pos * half : NULL,
+                                               sinv ? sinv + pos * half : NULL, rclamp, cmul, R, row, qa);
+                    const double mx = scores(qa, kc, nvis, hs, s, u);
+                    weights_row(u, nvis, mx, tab, L);
+                    weighted_rows(qa, u, vc, nvis, hs);
+                    out_row(qa, hs, out + (b * T + t) * (H * hs) + h * hs);
                 }
-                i64 eq = bitlen(amax) - 17;
-                if (eq < 0) eq = 0;
-                for (i64 d = 0; d < hs; d++) {
-                    i64 a = rsr_row(row[d], eq);
-                    if (a > ((i64) 1 << 17) - 1) a = ((i64) 1 << 17) - 1;
-                    qa[d] = (double) a;
+                continue;
+            }
+            if (h % rep == 0) {                                     /* this kv head as doubles */
+                for (i64 j = 0; j < ldk; j++)
+                    for (i64 d = 0; d < hs; d++) {
+                        const int in = j < Tk;
+                        kt[d * ldk + j] = in ? (double) kc[j * hs + d] : 0.0;
+                        vd[j * hs + d] = in ? (double) vc[j * hs + d] : 0.0;
+                    }
+            }
+            for (i64 t0 = 0; t0 < T; t0 += QB) {
+                double sc[QB];
+                i64 nv[QB];
+                for (int r = 0; r < QB; r++) {
+                    const i64 t = t0 + r < T ? t0 + r : T - 1, pos = n_old + t;   /* past T: a copy, dropped */
+                    nv[r] = pos + 1;
+                    sc[r] = query_row(q + b * qsb + h * qsh + t * qst, hs, cosv ? cosv + pos * half : NULL,
+                                      sinv ? sinv + pos * half : NULL, rclamp, cmul, R, row, qa + r * hs);
                 }
-                double s = ldexp(1.0, (int) (eq - (FBITS + R)));
-                s *= (double) cmul;
-                const i64 nvis = n_old + t + 1;
-                const double mx = scores(qa, kc, nvis, hs, s, u);
-                double total = exp_weights(u, nvis, mx, tab, L);
-                i64 *o = out + (b * T + t) * (H * hs) + h * hs;
-                for (i64 j = 0; j < nvis; j++) {
-                    double p = u[j];
-                    p *= 16777216.0;
-                    p /= total;
-                    u[j] = (double) (i64) p;                    /* floor: p >= 0 */
+                const i64 n = nv[QB - 1], np = (n + 15) & ~(i64) 15;
+                scores_block(qa, kt, ldk, np, hs, u);
+                for (int r = 0; r < QB; r++) {
+                    double *ur = u + r * ldk;
+                    const double mx = scale_max(ur, nv[r], sc[r]);    /* as scores(): dot, then times s */
+                    weights_row(ur, nv[r], mx, tab, L);
+                    for (i64 j = nv[r]; j < n; j++) ur[j] = 0.0;
                 }
-                weighted_rows(qa, u, vc, nvis, hs);
-                for (i64 d = 0; d < hs; d++) {
-                    double y = qa[d] * 0x1p-24;
-                    y += 0.5;
-                    o[d] = floor_i64(y);
-                }
+                weighted_block(u, ldk, vd, n, hs, qa);
+                for (int r = 0; r < QB && t0 + r < T; r++)
+                    out_row(qa + r * hs, hs, out + (b * T + t0 + r) * (H * hs) + h * hs);
             }
         }
     }
-    free(row); free(u); free(qa);
+    free(row); free(u); free(qa); free(kt);
     return 0;
 }
 
-/* head_freqs from the int8 products acc (2M, N) of si_split: rows (M, N) int64,
-   floor(exp(z - max) 2^30 / sum) + 1. */
-int si_head(const i32 *acc, i64 M, i64 N, const i64 *e, const double *md, i64 shift, const double *tab,
-            i64 tablen, i64 *out)
+static void attend_part(void *arg, int part, int parts)
 {
+    attn_job *A = arg;
+    A->rc[part] = attend_groups(A, A->Hk * part / parts, A->Hk * (part + 1) / parts);
+}
+
+/* The attention of T new tokens for B rows: see attend_groups; decoding calls (SI_SPLIT_ROWS) split
+   the kv heads over the pool's threads. */
+int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *v, i64 ksb, i64 ksh,
+              i64 kst, i64 B, i64 H, i64 Hk, i64 T, i64 hs, i32 *ck, i32 *cv, i64 cap,
+              i64 n_old, const i64 *cosv, const i64 *sinv, i64 rclamp, i64 cmul, i64 R,
+              const double *tab, i64 tablen, i64 *out)
+{
+    attn_job A = {q, qsb, qsh, qst, k, v, ksb, ksh, kst, B, H, Hk, T, hs, ck, cv, cap, n_old, cosv, sinv, rclamp,
+                  cmul, R, tab, tablen, out, {0}};
+#if SI_VNNI
+    if (B * T <= SI_SPLIT_ROWS && Hk >= 2) {
+        parallel(attend_part, &A, Hk);
+        for (int p = 0; p < 16; p++)
+            if (A.rc[p] != 0) return A.rc[p];
+        return 0;
+    }
+#endif
+    return attend_groups(&A, 0, Hk);
+}
+
+/* head_freqs from the int8 products acc (2M, N) of si_split: rows (M, N) int64,
+   floor(exp(z - max) 2^30 / sum) + 1. A job of rows r0 .. r1 - 1 (part of parts). */
+typedef struct {
+    const i32 *acc;
+    const i64 *e;
+    i64 M, N, shift, tablen;
+    const double *md, *tab;
+    i64 *out;
+    int rc[16];                                /* per part (SI_MAX_THREADS) */
+} head_job;
+
+static void head_part(void *arg, int part, int parts)              /* rows r0 .. r1 - 1 of si_head */
+{
+    head_job *j = arg;
+    const i64 M = j->M, N = j->N, r0 = M * part / parts, r1 = M * (part + 1) / parts;
     double *z = malloc(sizeof(double) * N);
-    if (!z) return -1;
-    const double L = (double) (tablen - 1);
-    for (i64 r = 0; r < M; r++) {
-        const i32 *hi = acc + r * N, *lo = acc + (M + r) * N;
-        const double p2 = ldexp(1.0, (int) (e[r] + (12 - FBITS - shift)));
+    j->rc[part] = z ? 0 : -2;
+    if (!z) return;
+    const double L = (double) (j->tablen - 1);
+    for (i64 r = r0; r < r1; r++) {
+        const i32 *hi = j->acc + r * N, *lo = j->acc + (M + r) * N;
+        const double p2 = ldexp(1.0, (int) (j->e[r] + (12 - FBITS - j->shift)));
         for (i64 c = 0; c < N; c++) {
             double v = (double) ((i64) hi[c] * 128 + lo[c]);
-            v *= md[c];
+            v *= j->md[c];
             v *= p2;
             z[c] = v;
         }
-        double total = exp_weights(z, N, max_of(z, N), tab, L);
-        i64 *o = out + r * N;
+        double total = exp_weights(z, N, max_of(z, N), j->tab, L);
+        i64 *o = j->out + r * N;
         for (i64 c = 0; c < N; c++) {
             double w = z[c];
             w *= 1073741824.0;
@@ -649,7 +1098,14 @@ int si_head(const i32 *acc, i64 M, i64 N, const i64 *e, const double *md, i64 sh
         }
     }
     free(z);
-    return 0;
+}
+
+int si_head(const i32 *acc, i64 M, i64 N, const i64 *e, const double *md, i64 shift, const double *tab,
+            i64 tablen, i64 *out)
+{
+    head_job j = {acc, e, M, N, shift, tablen, md, tab, out, {0}};
+    head_part(&j, 0, 1);
+    return j.rc[0];
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -686,12 +1142,16 @@ static void *scratch_get(int which, size_t bytes)
 
 /* The int8 product of rows x (M, K) int64 clipped to +-lim: e (M) and acc (2M, N) exactly as
    si_split followed by torch._int_mm. Returns si_split's flag, -1 when the product is not built
-   in, -2 without memory. */
-static int lin_product(const si_lin *L, const i64 *x, i64 M, i64 lim, i64 **e_out, i32 **acc_out)
+   in, -2 without memory. With `out` (not NULL) and AMX tiles, the product is finished at once into
+   rows of out (M, N) (add: added; finish_cols's numbers) and *acc_out is NULL; so is it, with no
+   product made, when the input passed the limit of a stack (its layers are then made one by one). */
+static int lin_product(const si_lin *L, const i64 *x, i64 M, i64 lim, i64 **e_out, i32 **acc_out, i64 *out,
+                       int add)
 {
 #if SI_VNNI
     const i64 Kp = L->Kp, K = L->K;
-    size_t nab = (size_t) (2 * M * Kp + 63) & ~(size_t) 63, ne = (size_t) M * 8, nacc = (size_t) (2 * M * L->N) * 4;
+    const int amx = M >= SI_AMX_ROWS && Kp % 64 == 0 && amx_ok();
+    size_t nab = (size_t) ((2 * M + 16) * Kp + 63) & ~(size_t) 63, ne = (size_t) M * 8, nacc = (size_t) (2 * M * L->N) * 4;
     uint8_t *ab = scratch_get(0, nab + ne + nacc);
     if (!ab) return -2;
     i64 *e = (i64 *) (ab + nab);
@@ -699,13 +1159,19 @@ static int lin_product(const si_lin *L, const i64 *x, i64 M, i64 lim, i64 **e_ou
     for (i64 r = 0; r < 2 * M; r++)                                  /* the padding inputs */
         memset(ab + r * Kp + K, r < M ? 128 : 0, (size_t) (Kp - K));
     int over = split_rows(x, M, K, lim, Kp, 128, ab, e);
-    qjob j = {ab, M, Kp, L->N, L->W, L->cs, acc};
-    qmm(&j);
     *e_out = e;
     *acc_out = acc;
+    const int fused = amx && out != NULL;
+    if (fused && over && L->nsub > 1) {
+        *acc_out = NULL;
+        return over;
+    }
+    qjob j = {ab, M, Kp, L->N, L->W, L->cs, acc, amx, e, L->m2, L->b1, L->sh, fused ? out : NULL, L->N, add};
+    qmm(&j);
+    if (fused) *acc_out = NULL;
     return over;
 #else
-    (void) L; (void) x; (void) M; (void) lim; (void) e_out; (void) acc_out;
+    (void) L; (void) x; (void) M; (void) lim; (void) e_out; (void) acc_out; (void) out; (void) add;
     return -1;
 #endif
 }
@@ -717,15 +1183,15 @@ int si_linear(const si_lin *L, const i64 *x, i64 M, i64 *out, int add)
 {
     i64 *e;
     i32 *acc;
-    int over = lin_product(L, x, M, L->lim, &e, &acc);
+    int over = lin_product(L, x, M, L->lim, &e, &acc, out, add);
     if (over < 0) return over;
     if (!over || L->nsub <= 1) {
-        finish_cols(acc, M, L->N, 0, L->N, e, L->m2, L->b1, L->sh, out, L->N, add);
+        if (acc) finish_cols(acc, M, L->N, 0, L->N, e, L->m2, L->b1, L->sh, out, L->N, add);
         return 0;
     }
     i64 c0 = 0;
     for (i64 s = 0; s < L->nsub; s++) {
-        int rc = lin_product(L, x, M, L->sub_lim[s], &e, &acc);
+        int rc = lin_product(L, x, M, L->sub_lim[s], &e, &acc, NULL, 0);
         if (rc < 0) return rc;
         const i64 c1 = L->sub_end[s];
         finish_cols(acc, M, L->N, c0, c1 - c0, e, L->m2 + c0, L->b1 + c0, L->sh + c0, out + c0, L->N, add);
@@ -734,15 +1200,26 @@ int si_linear(const si_lin *L, const i64 *x, i64 M, i64 *out, int add)
     return 0;
 }
 
-/* The output head: frequency rows out (M, N) of rows x (M, K) (si_head after the product). */
+
+/* The output head: frequency rows out (M, N) of rows x (M, K) (si_head after the product; the rows
+   split over the pool's threads). */
 int si_linear_head(const si_lin *L, const i64 *x, i64 M, const double *md, i64 shift, const double *tab,
                    i64 tablen, i64 *out)
 {
+#if SI_VNNI
     i64 *e;
     i32 *acc;
-    int over = lin_product(L, x, M, L->lim, &e, &acc);
+    int over = lin_product(L, x, M, L->lim, &e, &acc, NULL, 0);
     if (over < 0) return over;
-    return si_head(acc, M, L->N, e, md, shift, tab, tablen, out) == 0 ? 0 : -2;
+    head_job j = {acc, e, M, L->N, shift, tablen, md, tab, out, {0}};
+    parallel(head_part, &j, M);
+    for (int p = 0; p < SI_MAX_THREADS; p++)
+        if (j.rc[p] != 0) return -2;
+    return 0;
+#else
+    (void) L; (void) x; (void) M; (void) md; (void) shift; (void) tab; (void) tablen; (void) out;
+    return -1;
+#endif
 }
 
 /* One pre-norm transformer block (GPT-2 or Llama) on the residual rows x (B T, d), in place:
@@ -761,9 +1238,9 @@ typedef struct {
     const i64 *cos, *sin;                      /* NULL: no rotary embedding */
 } si_block_spec;
 
-int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64 cap, i64 pos0)
-{
 #if SI_VNNI
+static int block_rows(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64 cap, i64 pos0)
+{
     const i64 M = B * T, d = S->d, nq = S->qkv->N, na = S->o->K, nu = S->up->N, nm = S->down->K;
     size_t words = (size_t) (M * (d + nq + na + nu + (S->swiglu ? nm : 0)) + d);
     i64 *h = scratch_get(1, words * 8);
@@ -786,8 +1263,71 @@ int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64
         mid = up;
     }
     return si_linear(S->down, mid, M, x, 1);
+}
+
+/* Rows of a batch run through all the blocks together, at most SI_BLOCK_ROWS at a time (the scratch
+   of a block is about 14 KB per row for builtin:gpt, 54 KB for SmolLM2: a run's rows stay in cache
+   from one block to the next). */
+#ifndef SI_BLOCK_ROWS
+#define SI_BLOCK_ROWS 64
+#endif
+
+typedef struct {
+    const si_block_spec *const *S;
+    i64 L, B, T, pos0;
+    i64 *x;
+    i32 *const *ck, *const *cv;
+    const i64 *cap;
+    int rc[SI_MAX_THREADS];
+} blocks_job;
+
+static void blocks_part(void *arg, int part, int parts)
+{
+    blocks_job *j = arg;
+    const i64 b1 = j->B * (part + 1) / parts, T = j->T;
+    /* rows of several sequences together, or a long sequence in runs of tokens (a run's keys and
+       values are in the cache before the next run attends to them: the same numbers) */
+    const i64 nbs = SI_BLOCK_ROWS / T > 1 ? SI_BLOCK_ROWS / T : 1, tcs = T < SI_BLOCK_ROWS ? T : SI_BLOCK_ROWS;
+    j->rc[part] = 0;
+    for (i64 b = j->B * part / parts; b < b1; b += nbs) {
+        const i64 nb = b1 - b < nbs ? b1 - b : nbs;
+        for (i64 t0 = 0; t0 < T; t0 += tcs) {
+            const i64 tc = T - t0 < tcs ? T - t0 : tcs;
+            for (i64 l = 0; l < j->L; l++) {
+                const si_block_spec *S = j->S[l];
+                const i64 off = b * S->Hk * j->cap[l] * S->hs;
+                const int rc = block_rows(S, j->x + (b * T + t0) * S->d, nb, tc, j->ck[l] + off, j->cv[l] + off,
+                                          j->cap[l], j->pos0 + t0);
+                if (rc != 0) {
+                    j->rc[part] = rc;
+                    return;
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* L pre-norm transformer blocks (GPT-2 or Llama) on the residual rows x (B T, d), in place; for
+   each block l:
+     x += o(attention(qkv(norm1(x))));  x += down(mlp(up(norm2(x))))
+   with mlp the activation table in place (GELU) or SwiGLU of [gate | up]. The new keys and values
+   go to block l's caches ck[l], cv[l] (B, Hk, cap[l], hs) at positions pos0 .. pos0 + T - 1. The
+   batch rows are split over the pool's threads (each row's numbers do not depend on the others).
+   The same integers as the per-kernel calls of fast.py (which this strings together). Returns 0, or
+   -1 (no VNNI product built in) / -2 (no memory). */
+int si_blocks(const si_block_spec *const *S, i64 L, i64 *x, i64 B, i64 T, i32 *const *ck, i32 *const *cv,
+              const i64 *cap, i64 pos0)
+{
+#if SI_VNNI
+    blocks_job j = {S, L, B, T, pos0, x, ck, cv, cap, {0}};
+    parallel(blocks_part, &j, B);
+    int rc = 0;
+    for (int p = 0; p < SI_MAX_THREADS; p++)
+        if (j.rc[p] != 0) rc = j.rc[p];
+    return rc;
 #else
-    (void) S; (void) x; (void) B; (void) T; (void) ck; (void) cv; (void) cap; (void) pos0;
+    (void) S; (void) L; (void) x; (void) B; (void) T; (void) ck; (void) cv; (void) cap; (void) pos0;
     return -1;
 #endif
 }
@@ -801,15 +1341,6 @@ int si_block(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64
    Every quotient is of non-negative integers below 2^62 and at most 2^31: a times 1/D in double
    precision is within 2^-20 of it, and one correction step makes it the exact floor, so the rows
    are the numpy path's. p2 gets P2 (the mixer's update reads it); tmp is scratch of K entries. */
-static inline i64 floor_quot(i64 a, i64 D, double inv)         /* floor(a / D), a >= 0, D >= 1 */
-{
-    i64 q = (i64) ((double) a * inv);
-    i64 r = a - q * D;
-    q -= (r < 0);
-    r += (r < 0) ? D : 0;
-    q += (r >= D);
-    return q;
-}
 
 static void back_off(const i64 *base, i64 K, const i64 *idx, const i64 *cnt, i64 m, i64 n, i64 *out)
 {
@@ -841,4 +1372,204 @@ void si_mix_row(const i64 *F, i64 K, const i64 *c0, i64 n0, const i64 *i1, const
         for (i64 v = 0; v < K; v++) p2[v] = p[v];
     const i64 wm = 65536 - w;
     for (i64 v = 0; v < K; v++) out[v] = ((F[v] * w) >> 17) + ((p2[v] * wm) >> 17) + 1;
+}
+
+/* The whole context mixer of a block in C (seminfo.coding.mixing.ContextMixer's state and update):
+   unigram counts c0, and the sparse counts of the tokens that followed each context (the last token;
+   the last two), found through two open-addressing hash maps: context key -> context, and
+   (context, token) -> the token's place in that context's arrays. The rows are si_mix_row's; the
+   update is ContextMixer.update's, integer for integer (the weight's quotient in 128 bits). */
+typedef struct {
+    i64 *keys, *vals, cap, used;               /* keys stored + 1 (0: empty) */
+} si_hmap;
+
+typedef struct {
+    i64 *idx, *cnt, m, cap, n;                 /* tokens seen after the context, counts, their sum */
+} si_ctx;
+
+typedef struct {
+    i64 K, n0, w, prev0, prev1;
+    i64 *c0, *p2, *tmp;
+    const i64 *F;                              /* the last mixed row's model row (for the update) */
+    si_hmap ctxs, ents;
+    si_ctx *ctx;
+    i64 nctx, ctxcap;
+} si_mixer;
+
+static inline uint64_t mix64(uint64_t z)       /* splitmix64's finaliser */
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static i64 hget(const si_hmap *h, i64 key)     /* the value, or -1 */
+{
+    if (!h->cap) return -1;
+    for (uint64_t i = mix64((uint64_t) key) & (uint64_t) (h->cap - 1);; i = (i + 1) & (uint64_t) (h->cap - 1)) {
+        if (h->keys[i] == 0) return -1;
+        if (h->keys[i] == key + 1) return h->vals[i];
+    }
+}
+
+static int hput(si_hmap *h, i64 key, i64 val)  /* a new key; 0, or -2 without memory */
+{
+    if (2 * (h->used + 1) > h->cap) {
+        si_hmap g = {NULL, NULL, h->cap ? 2 * h->cap : 64, 0};
+        g.keys = calloc((size_t) g.cap, sizeof(i64));
+        g.vals = malloc(sizeof(i64) * (size_t) g.cap);
+        if (!g.keys || !g.vals) { free(g.keys); free(g.vals); return -2; }
+        for (i64 i = 0; i < h->cap; i++)
+            if (h->keys[i]) hput(&g, h->keys[i] - 1, h->vals[i]);
+        free(h->keys);
+        free(h->vals);
+        *h = g;
+    }
+    uint64_t i = mix64((uint64_t) key) & (uint64_t) (h->cap - 1);
+    while (h->keys[i]) i = (i + 1) & (uint64_t) (h->cap - 1);
+    h->keys[i] = key + 1;
+    h->vals[i] = val;
+    h->used++;
+    return 0;
+}
+
+void si_mixer_free(si_mixer *s)
+{
+    if (!s) return;
+    for (i64 c = 0; c < s->nctx; c++) { free(s->ctx[c].idx); free(s->ctx[c].cnt); }
+    free(s->ctx); free(s->c0); free(s->p2); free(s->tmp);
+    free(s->ctxs.keys); free(s->ctxs.vals); free(s->ents.keys); free(s->ents.vals);
+    free(s);
+}
+
+si_mixer *si_mixer_new(i64 K, i64 w0)
+{
+    si_mixer *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->K = K;
+    s->w = w0;
+    s->prev0 = s->prev1 = -1;
+    s->c0 = calloc((size_t) K, sizeof(i64));
+    s->p2 = malloc(sizeof(i64) * (size_t) K);
+    s->tmp = malloc(sizeof(i64) * (size_t) K);
+    if (!s->c0 || !s->p2 || !s->tmp) { si_mixer_free(s); return NULL; }
+    return s;
+}
+
+i64 si_mixer_weight(const si_mixer *s)
+{
+    return s->w;
+}
+
+/* contexts: the last token (prev1, key 0 .. K) and the last two ((prev0, prev1): keys from K + 1) */
+static inline i64 key1(const si_mixer *s) { return s->prev1 + 1; }
+static inline i64 key2(const si_mixer *s) { return (s->K + 1) * (1 + (s->prev0 + 1)) + s->prev1 + 1; }
+
+/* The mixed row out (K) of the model's row F (K) (kept, by address, for si_mixer_update). */
+void si_mixer_mix(si_mixer *s, const i64 *F, i64 *out)
+{
+    const i64 a = hget(&s->ctxs, key1(s)), b = hget(&s->ctxs, key2(s));
+    const si_ctx none = {NULL, NULL, 0, 0, 0}, *c1 = a >= 0 ? &s->ctx[a] : &none, *c2 = b >= 0 ? &s->ctx[b] : &none;
+    si_mix_row(F, s->K, s->c0, s->n0, c1->idx, c1->cnt, c1->m, c1->n, c2->idx, c2->cnt, c2->m, c2->n, s->w, s->p2,
+               s->tmp, out);
+    s->F = F;
+}
+
+static int room(void **p, i64 cap, size_t size)  /* *p reallocated for cap elements; -2: no memory */
+{
+    void *q = realloc(*p, size * (size_t) cap);
+    if (!q) return -2;
+    *p = q;
+    return 0;
+}
+
+static int count(si_mixer *s, i64 key, i64 x)  /* one more x after context `key` */
+{
+    i64 c = hget(&s->ctxs, key);
+    if (c < 0) {
+        if (s->nctx == s->ctxcap) {
+            const i64 cap = s->ctxcap ? 2 * s->ctxcap : 64;
+            if (room((void **) &s->ctx, cap, sizeof(si_ctx)) != 0) return -2;
+            s->ctxcap = cap;
+        }
+        c = s->nctx;
+        if (hput(&s->ctxs, key, c) != 0) return -2;
+        s->ctx[c] = (si_ctx) {NULL, NULL, 0, 0, 0};
+        s->nctx++;
+    }
+    si_ctx *ctx = &s->ctx[c];
+    const i64 ekey = c * (s->K + 1) + x;
+    i64 e = hget(&s->ents, ekey);
+    if (e < 0) {
+        if (ctx->m == ctx->cap) {
+            const i64 cap = ctx->cap ? 2 * ctx->cap : 4;
+            if (room((void **) &ctx->idx, cap, sizeof(i64)) != 0 || room((void **) &ctx->cnt, cap, sizeof(i64)) != 0)
+                return -2;
+            ctx->cap = cap;
+        }
+        e = ctx->m;
+        if (hput(&s->ents, ekey, e) != 0) return -2;
+        ctx->idx[e] = x;
+        ctx->cnt[e] = 0;
+        ctx->m++;
+    }
+    ctx->cnt[e]++;
+    ctx->n++;
+    return 0;
+}
+
+/* After si_mixer_mix: account for the coded token x (the id fed to the model). 0, or -2. */
+int si_mixer_update(si_mixer *s, i64 x)
+{
+    const __int128 a = (__int128) s->w * s->F[x], b = (__int128) (65536 - s->w) * s->p2[x];
+    i64 w = a + b != 0 ? (i64) ((a << 16) / (a + b)) : s->w;
+    w = w - (w >> 6) + (65536 >> 7);
+    s->w = w < 1 ? 1 : (w > 65535 ? 65535 : w);
+    s->c0[x]++;
+    s->n0++;
+    if (count(s, key1(s), x) != 0 || count(s, key2(s), x) != 0) return -2;
+    s->prev0 = s->prev1;
+    s->prev1 = x;
+    return 0;
+}
+
+/* T rows in order: out[t] = mix(F[t]), then update(feeds[t]); with sums (not NULL), for each row the
+   sum of out[t] before feeds[t] and the whole sum: sums[2 t], sums[2 t + 1] (exact: below 2^63). */
+int si_mixer_rows(si_mixer *s, const i64 *F, const i64 *feeds, i64 T, i64 *out, i64 *sums)
+{
+    const i64 K = s->K;
+    for (i64 t = 0; t < T; t++) {
+        i64 *o = out + t * K;
+        si_mixer_mix(s, F + t * K, o);
+        if (sums) {
+            i64 lo = 0, all = 0;
+            const i64 x = feeds[t];
+            for (i64 v = 0; v < x; v++) lo += o[v];
+            for (i64 v = 0; v < K; v++) all += o[v];
+            sums[2 * t] = lo;
+            sums[2 * t + 1] = all;
+        }
+        if (si_mixer_update(s, feeds[t]) != 0) return -2;
+    }
+    return 0;
+}
+
+/* The embedding of ids (B, T): rows of the int8 table q (V, d) times their scale hm (V) (m_c),
+   rounded by 2^-s (rshift_round, ties up; s <= 0: as is), plus the position rows pos0 + t of `pos`
+   (n_pos, d) where given. out: (B T, d). */
+void si_embed(const i64 *ids, i64 B, i64 T, i64 d, const i8 *q, const i64 *hm, i64 s, const i64 *pos, i64 pos0,
+              i64 *out)
+{
+    const i64 half = s > 0 ? ((i64) 1 << s) >> 1 : 0;
+    for (i64 b = 0; b < B; b++)
+        for (i64 t = 0; t < T; t++) {
+            const i64 v = ids[b * T + t], m = hm[v];
+            const i8 *qr = q + v * d;
+            i64 *o = out + (b * T + t) * d;
+            for (i64 k = 0; k < d; k++) {
+                i64 x = (i64) qr[k] * m;
+                if (s > 0) x = (x + half) >> s;
+                o[k] = pos ? x + pos[(pos0 + t) * d + k] : x;
+            }
+        }
 }

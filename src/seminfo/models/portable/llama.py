@@ -224,16 +224,16 @@ class IntLlama(PortableTransformer):
                        fast.Lin([lay["gate"], lay["up"]]), fast.Lin([lay["down"]]))
                       for lay, (g1, g2) in zip(self.layers, self._gains)]
             self._fc = {"layers": layers, "norm": rms(self._norm), "attn": attn, "silu": silu,
-                        "blocks": [fast.Block(ln_1, qkv, attn, o, ln_2, gu, silu, down, swiglu=True)
-                                   for ln_1, qkv, o, ln_2, gu, down in layers] if fast.whole_blocks(1) else None}
+                        "embed": fast.Embedding(self.embed, self.embed.shift - F),
+                        "blocks": fast.Blocks([fast.Block(ln_1, qkv, attn, o, ln_2, gu, silu, down, swiglu=True)
+                                               for ln_1, qkv, o, ln_2, gu, down in layers])
+                        if fast.whole_blocks() else None}
         return self._fc
 
     def _hidden_fast(self, ids, pos0, cache):
         B, T = ids.shape
-        M, c, e = B * T, self._fast_consts(), self.embed
-        x = e.qn.np[ids].astype(np.int64)
-        x *= (e.m2.np[ids] >> 1)[..., None]
-        x = fast.rows(rshift_round(x, e.shift - F).reshape(M, self.d))              # the residual stream
+        M, c = B * T, self._fast_consts()
+        x = c["embed"](ids, pos0)                                                   # the residual stream
         if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
             return c["norm"](x, M)
         for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):

@@ -133,10 +133,10 @@ class PortableModel(TokenModel):
                                  np.array([len(self.prefix) - 1]) if self.prefix else None)
         return PortableState(freqs=F[:, -1], length=len(self.prefix), cache=cache)
 
-    def feed_freqs(self, state: PortableState, ids: np.ndarray, *, last: bool = False
+    def feed_freqs(self, state: PortableState, ids: np.ndarray, *, skip: int = 0
                    ) -> tuple[PortableState, np.ndarray]:
-        """Append ids (B, T); return the new state and the int64 rows (B, T, K) after each token
-        (with `last`, only the row after the last token: (B, 1, K), which is all a restart needs).
+        """Append ids (B, T); return the new state and the int64 rows (B, T - skip, K) after each token
+        but the first `skip` (0 <= skip < T; a restart needs only the last row: skip = T - 1).
 
         ``new_state.freqs == F[:, -1]``. The cache is updated in place: feed the new state only.
         """
@@ -147,9 +147,10 @@ class PortableModel(TokenModel):
         if B != state.freqs.shape[0]:
             raise ModelMismatchError(f"The `ids` parameter of {func} has {B} rows but the state holds "
                                      f"{state.freqs.shape[0]}.")
+        skip = as_int(skip, "skip", func, minimum=0, maximum=max(T - 1, 0))
         if T == 0:
             return state, np.zeros((B, 0, self.vocab_size), dtype=np.int64)
-        cache, F = self._advance(state.cache, arr, state.length, np.array([T - 1]) if last and T > 1 else None)
+        cache, F = self._advance(state.cache, arr, state.length, np.arange(skip, T) if skip else None)
         return PortableState(freqs=F[:, -1], length=state.length + T, cache=cache), F
 
     def freq_table(self, ids: np.ndarray) -> np.ndarray:
@@ -363,8 +364,8 @@ class PortableTransformer(PortableModel):
         x = self._input(ids)
         if isinstance(x, np.ndarray) and fast.library() is not None:
             B, T = x.shape
-            # decoding calls (whole blocks in C) use no torch; larger ones run torch._int_mm
-            with contextlib.nullcontext() if fast.whole_blocks(B * T) else torch.inference_mode():
+            # with the kernels' own products no torch runs; else torch._int_mm does
+            with contextlib.nullcontext() if fast.whole_blocks() else torch.inference_mode():
                 h = self._hidden_fast(x, length, cache)                     # buffer (B T, d)
                 if want is not None:
                     h = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
