@@ -93,9 +93,10 @@ def test_whole_runs_of_rows_and_their_sums_are_the_numpy_ones():
     F = rng.integers(1, 1 << 24, size=(900, K)).astype(np.int64)
     feeds = np.concatenate([rng.integers(0, K, size=600), rng.integers(0, 9, size=300)])   # many contexts, then repeats
     a, b = ContextMixer(K), ContextMixer(K, kernels=False)
-    for lo, hi in ((0, 1), (1, 450), (450, 900)):
-        ra, sa = a.rows(F[lo:hi], feeds[lo:hi], sums=True)
+    for (lo, hi), dtype in zip(((0, 1), (1, 450), (450, 900)), (np.int64, np.float64, np.int64)):
+        ra, sa = a.rows(F[lo:hi], feeds[lo:hi], sums=True, dtype=dtype)
         rb, sb = b.rows(F[lo:hi], feeds[lo:hi], sums=True)
+        assert ra.dtype == dtype
         np.testing.assert_array_equal(ra, rb)
         np.testing.assert_array_equal(sa, sb)
         assert a.w == b.w

@@ -337,7 +337,7 @@ class _RowCoder:
         syms = self.syms[t0:t0 + len(p)]
         sums = None
         if self.mixer is not None:
-            p, sums = self.mixer.rows(p, _feed_ids(syms), sums=True)       # integers: exact sums
+            p, sums = self.mixer.rows(p, _feed_ids(syms), sums=True, dtype=np.float64)   # exact integers
         p = np.asarray(p, dtype=np.float64)
         if self.escape:
             p, sums = with_escape(p, self.escape_bits), None
@@ -449,6 +449,7 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
             continue
         span = keep + max(sg.last - sg.first for sg in rest)                      # tokens fed per row
         per_call = max(1, SEGMENT_BUDGET // (8 * B * (span - keep + 1) * m.vocab_size))
+        per_call -= per_call % 2 if per_call > 2 else 0      # an even number: the kernels' two threads share it
         for c in range(0, len(rest), per_call):
             part = rest[c:c + per_call]
             x = np.full((len(part), B, span), PAD_TOKEN, dtype=np.int64)

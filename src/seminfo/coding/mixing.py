@@ -163,8 +163,9 @@ class ContextMixer:
             ctx[x] = ctx.get(x, 0) + 1
         self.prev = (self.prev[1], int(x))
 
-    def rows(self, F: np.ndarray, feeds: np.ndarray, *, sums: bool = False):
-        """Mixed rows (T, K) of model rows F (T, K) whose tokens (fed ids) are `feeds` (T,), in order.
+    def rows(self, F: np.ndarray, feeds: np.ndarray, *, sums: bool = False, dtype=np.int64):
+        """Mixed rows (T, K) of model rows F (T, K) whose tokens (fed ids) are `feeds` (T,), in order,
+        as int64 or (`dtype` float64, exact: the entries are below 2^31) as the coder takes them.
 
         With `sums`, also (T, 2) int64: each row's sum before its token and its whole sum (the
         cumulative frequencies a coder needs, exact)."""
@@ -175,17 +176,22 @@ class ContextMixer:
                              f"and {feeds.shape}.")
         if feeds.size and (feeds.min() < 0 or feeds.max() >= self.K):
             raise InputError(f"A token fed to the context mixer is outside its vocabulary of {self.K}.")
-        out = np.empty((len(F), self.K), dtype=np.int64)
+        dtype = np.dtype(dtype)
+        if dtype not in (np.int64, np.float64):
+            raise InputError(f"The `dtype` parameter of ContextMixer.rows must be int64 or float64. Got {dtype}.")
+        out = np.empty((len(F), self.K), dtype=dtype)
         S = np.empty((len(F), 2), dtype=np.int64)
         if self._state:
             if self._lib.si_mixer_rows(self._state, F.ctypes.data, feeds.ctypes.data, len(F), out.ctypes.data,
-                                       S.ctypes.data) != 0:
+                                       S.ctypes.data, int(dtype == np.float64)) != 0:
                 raise MemoryError("The context mixer could not allocate its counts.")
             self._last = None
         else:
+            rows = np.empty((len(F), self.K), dtype=np.int64)
             for t in range(len(F)):
-                out[t] = self.mix(F[t])
+                rows[t] = self.mix(F[t])
                 self.update(int(feeds[t]))
-            S[:, 0] = np.where(np.arange(self.K) < feeds[:, None], out, 0).sum(1)
-            S[:, 1] = out.sum(1)
+            S[:, 0] = np.where(np.arange(self.K) < feeds[:, None], rows, 0).sum(1)
+            S[:, 1] = rows.sum(1)
+            out[...] = rows
         return (out, S) if sums else out

@@ -71,14 +71,14 @@ _SIGS = {
     "si_set_amx": (ctypes.c_int, [ctypes.c_int]),
     "si_linear": (ctypes.c_int, [_P, _P, _I, _P, ctypes.c_int]),
     "si_linear_head": (ctypes.c_int, [_P, _P, _I, _P, _I, _P, _I, _P]),
-    "si_blocks": (ctypes.c_int, [_P, _I, _P, _I, _I, _P, _P, _P, _I]),
+    "si_blocks": (ctypes.c_int, [_P, _I, _P, _I, _I, _P, _P, _P, _I, _I]),
     "si_embed": (None, [_P, _I, _I, _I, _P, _P, _I, _P, _I, _P]),
     "si_mixer_new": (_P, [_I, _I]),
     "si_mixer_free": (None, [_P]),
     "si_mixer_weight": (_I, [_P]),
     "si_mixer_mix": (None, [_P, _P, _P]),
     "si_mixer_update": (ctypes.c_int, [_P, _I]),
-    "si_mixer_rows": (ctypes.c_int, [_P, _P, _P, _I, _P, _P]),
+    "si_mixer_rows": (ctypes.c_int, [_P, _P, _P, _I, _P, _P, ctypes.c_int]),
 }
 
 
@@ -474,15 +474,17 @@ class Blocks:
         base, step = self.ptrs.ctypes.data, self.ptrs.strides[0]
         self.pck, self.pcv, self.pcap = base, base + step, base + 2 * step
 
-    def __call__(self, x: _Buf, B: int, T: int, cache, pos0: int) -> _Buf:
-        """The rows of buffer x (B T, d), in place, after `pos0` cached positions in `cache` (_KV per block)."""
+    def __call__(self, x: _Buf, B: int, T: int, cache, pos0: int, skip: int = 0) -> _Buf:
+        """The rows of buffer x (B T, d), in place, after `pos0` cached positions in `cache` (_KV per block).
+        The rows of each sequence before `skip` are wanted for the cache only (left unfinished in x)."""
         for i, (block, kv) in enumerate(zip(self.blocks, cache)):
             a = block.parts[2]
             ck, _ = kv.reserve(B, a.Hk, T, a.hs)
             if kv.n != pos0:
                 raise RuntimeError(f"The key/value cache holds {kv.n} positions but the call starts at {pos0}.")
             self.ptrs[0, i], self.ptrs[1, i], self.ptrs[2, i] = kv.ptrs[0], kv.ptrs[1], ck.shape[2]
-        rc = _STATE["lib"].si_blocks(self.pspecs, len(self.blocks), x.p, B, T, self.pck, self.pcv, self.pcap, pos0)
+        rc = _STATE["lib"].si_blocks(self.pspecs, len(self.blocks), x.p, B, T, self.pck, self.pcv, self.pcap, pos0,
+                                     skip)
         if rc != 0:
             raise MemoryError("The block kernel could not allocate its scratch memory.")
         for kv in cache:
@@ -490,12 +492,12 @@ class Blocks:
         return x
 
 
-def run_blocks(blocks: Blocks | None, x: _Buf, B: int, T: int, cache, pos0: int) -> bool:
+def run_blocks(blocks: Blocks | None, x: _Buf, B: int, T: int, cache, pos0: int, skip: int = 0) -> bool:
     """Run `blocks` (None where not built) on the residual rows x in place when the kernels do the
     products (:func:`whole_blocks`); False when they do not (run the parts)."""
     if blocks is None or not whole_blocks():
         return False
-    blocks(x, B, T, cache, pos0)
+    blocks(x, B, T, cache, pos0, skip)
     return True
 
 

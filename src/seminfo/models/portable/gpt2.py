@@ -189,11 +189,11 @@ class IntGPT2(PortableTransformer):
                         if fast.whole_blocks() else None}
         return self._fc
 
-    def _hidden_fast(self, ids, pos0, cache):
+    def _hidden_fast(self, ids, pos0, cache, skip=0):
         B, T = ids.shape
         M, c = B * T, self._fast_consts()
         x = c["embed"](ids, pos0)                                                   # the residual stream
-        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
+        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0, skip):                # one call for all blocks
             return c["ln_f"](x, M)
         for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):
             o = c["attn"](attn(ln_1(x, M), M), B, T, kv, pos0)

@@ -462,6 +462,28 @@ static void store_tile_rows(const i32 *t, i32 *acc, i64 rows, i64 N, i64 c0, i64
         for (i64 c = 0; c < width; c++) acc[r * N + c0 + c] = t[r * 16 + c];
 }
 
+typedef struct {
+    i64 nb, r0, rows;
+    int two, valid;
+} tile_pos;
+
+/* The results of one 16-row, 32-column step (tiles stored in t: hi, lo of the first 16 columns, then
+   of the second 16): finished into j->out, or copied to acc. */
+static void tile_epilogue(const qjob *j, i32 (*t)[256], tile_pos p)
+{
+    const i64 M = j->M, N = j->N;
+    for (int b = 0; b < 1 + p.two; b++) {
+        const i64 c0 = (p.nb + b) * 16, width = N - c0 < 16 ? N - c0 : 16;
+        if (j->out)                                    /* finished here, from L1 */
+            finish_rows(t[2 * b], t[2 * b + 1], 16, p.rows, width, j->e + p.r0, j->m2 + c0, j->b1 + c0, j->sh + c0,
+                        j->out + p.r0 * j->ostride + c0, j->ostride, j->add);
+        else {
+            store_tile_rows(t[2 * b], j->acc + p.r0 * N, p.rows, N, c0, width);
+            store_tile_rows(t[2 * b + 1], j->acc + (M + p.r0) * N, p.rows, N, c0, width);
+        }
+    }
+}
+
 static void amx_blocks(const qjob *j, i64 nb0, i64 nb1)
 {
     const i64 M = j->M, Kp = j->Kp, N = j->N, nk = Kp / 64;
@@ -473,15 +495,18 @@ static void amx_blocks(const qjob *j, i64 nb0, i64 nb1)
         cfg.rows[t] = 16;
     }
     _tile_loadconfig(&cfg);
-    i32 out[4][256], corr[2][256];                 /* -128 column sums, in every row of a tile */
+    /* two sets of results: a step's are read back (finished) only after the next step's products are
+       under way, so the vector work overlaps the tiles' and never waits for their stores */
+    i32 out[2][4][256], corr[2][256];              /* corr: -128 column sums, in every row of a tile */
+    tile_pos pend = {0, 0, 0, 0, 0};
+    int cur = 0;
     for (i64 nb = nb0; nb < nb1; nb += 2) {
         const int two = nb + 1 < nb1;
         const i8 *w0 = j->W + nb * Kp * 16, *w1 = w0 + Kp * 16;
         for (int b = 0; b < 1 + two; b++)
             for (int c = 0; c < 256; c++) corr[b][c] = -128 * j->cs[(nb + b) * 16 + c % 16];
-        /* whole tiles go straight to acc; the last rows, a last narrow block and finished tiles go
-           through `out` */
-        const int direct = nb * 16 + 16 * (1 + two) <= N;
+        /* whole tiles of a product kept as accumulators go straight to acc */
+        const int direct = !j->out && nb * 16 + 16 * (1 + two) <= N;
         for (i64 r0 = 0; r0 < M; r0 += 16) {
             const uint8_t *ah = j->ab + r0 * Kp, *al = j->ab + (M + r0) * Kp;
             _tile_loadd(0, corr[0], 64);               /* hi: starts at -128 colsum (the +128 bias) */
@@ -500,9 +525,11 @@ static void amx_blocks(const qjob *j, i64 nb0, i64 nb1)
                     _tile_dpbusd(3, 5, 7);
                 }
             }
+            if (pend.valid) tile_epilogue(j, out[cur ^ 1], pend);
+            pend.valid = 0;
             const i64 rows = M - r0 < 16 ? M - r0 : 16;
-            i32 *hi = j->acc + r0 * N + nb * 16, *lo = j->acc + (M + r0) * N + nb * 16;
-            if (!j->out && direct && rows == 16) {     /* whole tiles straight to acc */
+            if (direct && rows == 16) {
+                i32 *hi = j->acc + r0 * N + nb * 16, *lo = j->acc + (M + r0) * N + nb * 16;
                 _tile_stored(0, hi, N * 4);
                 _tile_stored(1, lo, N * 4);
                 if (two) {
@@ -511,22 +538,15 @@ static void amx_blocks(const qjob *j, i64 nb0, i64 nb1)
                 }
                 continue;
             }
-            _tile_stored(0, out[0], 64);
-            _tile_stored(1, out[1], 64);
-            _tile_stored(2, out[2], 64);
-            _tile_stored(3, out[3], 64);
-            for (int b = 0; b < 1 + two; b++) {
-                const i64 c0 = (nb + b) * 16, width = N - c0 < 16 ? N - c0 : 16;
-                if (j->out)                            /* finished here, from L1 */
-                    finish_rows(out[2 * b], out[2 * b + 1], 16, rows, width, j->e + r0, j->m2 + c0, j->b1 + c0,
-                                j->sh + c0, j->out + r0 * j->ostride + c0, j->ostride, j->add);
-                else {
-                    store_tile_rows(out[2 * b], j->acc + r0 * N, rows, N, c0, width);
-                    store_tile_rows(out[2 * b + 1], j->acc + (M + r0) * N, rows, N, c0, width);
-                }
-            }
+            _tile_stored(0, out[cur][0], 64);
+            _tile_stored(1, out[cur][1], 64);
+            _tile_stored(2, out[cur][2], 64);
+            _tile_stored(3, out[cur][3], 64);
+            pend = (tile_pos) {nb, r0, rows, two, 1};
+            cur ^= 1;
         }
     }
+    if (pend.valid) tile_epilogue(j, out[cur ^ 1], pend);
     _tile_release();
 }
 #else
@@ -950,6 +970,7 @@ typedef struct {                               /* si_attend's arguments, for a j
     const double *tab;
     i64 tablen;
     i64 *out;
+    int kv_only;                               /* store the new keys and values, attend to nothing */
     int rc[16];
 } attn_job;
 
@@ -984,6 +1005,7 @@ static int attend_groups(const attn_job *A, i64 g0, i64 g1)
                 }
             }
         }
+        if (A->kv_only) continue;
         for (i64 h = g0 * rep; h < g1 * rep; h++) {
             const i64 g = h / rep;
             const i32 *kc = ck + (b * Hk + g) * cap * hs, *vc = cv + (b * Hk + g) * cap * hs;
@@ -1042,22 +1064,27 @@ static void attend_part(void *arg, int part, int parts)
 
 /* The attention of T new tokens for B rows: see attend_groups; decoding calls (SI_SPLIT_ROWS) split
    the kv heads over the pool's threads. */
+static int attend_run(attn_job *A)
+{
+#if SI_VNNI
+    if (A->B * A->T <= SI_SPLIT_ROWS && A->Hk >= 2) {
+        parallel(attend_part, A, A->Hk);
+        for (int p = 0; p < 16; p++)
+            if (A->rc[p] != 0) return A->rc[p];
+        return 0;
+    }
+#endif
+    return attend_groups(A, 0, A->Hk);
+}
+
 int si_attend(const i64 *q, i64 qsb, i64 qsh, i64 qst, const i64 *k, const i64 *v, i64 ksb, i64 ksh,
               i64 kst, i64 B, i64 H, i64 Hk, i64 T, i64 hs, i32 *ck, i32 *cv, i64 cap,
               i64 n_old, const i64 *cosv, const i64 *sinv, i64 rclamp, i64 cmul, i64 R,
               const double *tab, i64 tablen, i64 *out)
 {
     attn_job A = {q, qsb, qsh, qst, k, v, ksb, ksh, kst, B, H, Hk, T, hs, ck, cv, cap, n_old, cosv, sinv, rclamp,
-                  cmul, R, tab, tablen, out, {0}};
-#if SI_VNNI
-    if (B * T <= SI_SPLIT_ROWS && Hk >= 2) {
-        parallel(attend_part, &A, Hk);
-        for (int p = 0; p < 16; p++)
-            if (A.rc[p] != 0) return A.rc[p];
-        return 0;
-    }
-#endif
-    return attend_groups(&A, 0, Hk);
+                  cmul, R, tab, tablen, out, 0, {0}};
+    return attend_run(&A);
 }
 
 /* head_freqs from the int8 products acc (2M, N) of si_split: rows (M, N) int64,
@@ -1239,7 +1266,10 @@ typedef struct {
 } si_block_spec;
 
 #if SI_VNNI
-static int block_rows(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64 cap, i64 pos0)
+/* kv_only: the rows' keys and values go to the cache and nothing else is computed (rows whose
+   output nobody reads: the history of an encoder's restart segment, in the last block). */
+static int block_rows(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32 *cv, i64 cap, i64 pos0,
+                      int kv_only)
 {
     const i64 M = B * T, d = S->d, nq = S->qkv->N, na = S->o->K, nu = S->up->N, nm = S->down->K;
     size_t words = (size_t) (M * (d + nq + na + nu + (S->swiglu ? nm : 0)) + d);
@@ -1250,9 +1280,10 @@ static int block_rows(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32
     si_norm(x, M, d, S->eps, (int) S->center, S->g1, S->c1, S->G, h, tmp);
     if ((rc = si_linear(S->qkv, h, M, qkv, 0)) < 0) return rc;
     const i64 H = S->H, Hk = S->Hk, hs = S->hs;
-    if (si_attend(qkv, T * nq, hs, nq, qkv + H * hs, qkv + (H + Hk) * hs, T * nq, hs, nq, B, H, Hk, T, hs, ck,
-                  cv, cap, pos0, S->cos, S->sin, S->rope_clamp, S->cmul, S->R, S->exp_tab, S->exp_len, att) != 0)
-        return -2;
+    attn_job A = {qkv, T * nq, hs, nq, qkv + H * hs, qkv + (H + Hk) * hs, T * nq, hs, nq, B, H, Hk, T, hs, ck, cv,
+                  cap, pos0, S->cos, S->sin, S->rope_clamp, S->cmul, S->R, S->exp_tab, S->exp_len, att, kv_only, {0}};
+    if (attend_run(&A) != 0) return -2;
+    if (kv_only) return 0;
     if ((rc = si_linear(S->o, att, M, x, 1)) < 0) return rc;
     si_norm(x, M, d, S->eps, (int) S->center, S->g2, S->c2, S->G, h, tmp);
     if ((rc = si_linear(S->up, h, M, up, 0)) < 0) return rc;
@@ -1274,7 +1305,7 @@ static int block_rows(const si_block_spec *S, i64 *x, i64 B, i64 T, i32 *ck, i32
 
 typedef struct {
     const si_block_spec *const *S;
-    i64 L, B, T, pos0;
+    i64 L, B, T, pos0, skip;
     i64 *x;
     i32 *const *ck, *const *cv;
     const i64 *cap;
@@ -1296,8 +1327,15 @@ static void blocks_part(void *arg, int part, int parts)
             for (i64 l = 0; l < j->L; l++) {
                 const si_block_spec *S = j->S[l];
                 const i64 off = b * S->Hk * j->cap[l] * S->hs;
-                const int rc = block_rows(S, j->x + (b * T + t0) * S->d, nb, tc, j->ck[l] + off, j->cv[l] + off,
-                                          j->cap[l], j->pos0 + t0);
+                /* the last block: rows before `skip` (one sequence at a time) need only their keys and values */
+                const i64 cut = l == j->L - 1 && nb == 1 && j->skip > t0 ? (j->skip < t0 + tc ? j->skip : t0 + tc) : t0;
+                int rc = 0;
+                if (cut > t0)
+                    rc = block_rows(S, j->x + (b * T + t0) * S->d, 1, cut - t0, j->ck[l] + off, j->cv[l] + off,
+                                    j->cap[l], j->pos0 + t0, 1);
+                if (rc == 0 && cut < t0 + tc)
+                    rc = block_rows(S, j->x + (b * T + cut) * S->d, nb, t0 + tc - cut, j->ck[l] + off,
+                                    j->cv[l] + off, j->cap[l], j->pos0 + cut, 0);
                 if (rc != 0) {
                     j->rc[part] = rc;
                     return;
@@ -1314,20 +1352,21 @@ static void blocks_part(void *arg, int part, int parts)
    with mlp the activation table in place (GELU) or SwiGLU of [gate | up]. The new keys and values
    go to block l's caches ck[l], cv[l] (B, Hk, cap[l], hs) at positions pos0 .. pos0 + T - 1. The
    batch rows are split over the pool's threads (each row's numbers do not depend on the others).
-   The same integers as the per-kernel calls of fast.py (which this strings together). Returns 0, or
-   -1 (no VNNI product built in) / -2 (no memory). */
+   The same integers as the per-kernel calls of fast.py (which this strings together). Rows of a
+   sequence before `skip` are wanted for their keys and values only: the last block leaves their
+   outputs in x unfinished. Returns 0, or -1 (no VNNI product built in) / -2 (no memory). */
 int si_blocks(const si_block_spec *const *S, i64 L, i64 *x, i64 B, i64 T, i32 *const *ck, i32 *const *cv,
-              const i64 *cap, i64 pos0)
+              const i64 *cap, i64 pos0, i64 skip)
 {
 #if SI_VNNI
-    blocks_job j = {S, L, B, T, pos0, x, ck, cv, cap, {0}};
+    blocks_job j = {S, L, B, T, pos0, skip, x, ck, cv, cap, {0}};
     parallel(blocks_part, &j, B);
     int rc = 0;
     for (int p = 0; p < SI_MAX_THREADS; p++)
         if (j.rc[p] != 0) rc = j.rc[p];
     return rc;
 #else
-    (void) S; (void) L; (void) x; (void) B; (void) T; (void) ck; (void) cv; (void) cap; (void) pos0;
+    (void) S; (void) L; (void) x; (void) B; (void) T; (void) ck; (void) cv; (void) cap; (void) pos0; (void) skip;
     return -1;
 #endif
 }
@@ -1389,7 +1428,7 @@ typedef struct {
 
 typedef struct {
     i64 K, n0, w, prev0, prev1;
-    i64 *c0, *p2, *tmp;
+    i64 *c0, *p2, *tmp, *tmp2;
     const i64 *F;                              /* the last mixed row's model row (for the update) */
     si_hmap ctxs, ents;
     si_ctx *ctx;
@@ -1437,7 +1476,7 @@ void si_mixer_free(si_mixer *s)
 {
     if (!s) return;
     for (i64 c = 0; c < s->nctx; c++) { free(s->ctx[c].idx); free(s->ctx[c].cnt); }
-    free(s->ctx); free(s->c0); free(s->p2); free(s->tmp);
+    free(s->ctx); free(s->c0); free(s->p2); free(s->tmp); free(s->tmp2);
     free(s->ctxs.keys); free(s->ctxs.vals); free(s->ents.keys); free(s->ents.vals);
     free(s);
 }
@@ -1452,7 +1491,8 @@ si_mixer *si_mixer_new(i64 K, i64 w0)
     s->c0 = calloc((size_t) K, sizeof(i64));
     s->p2 = malloc(sizeof(i64) * (size_t) K);
     s->tmp = malloc(sizeof(i64) * (size_t) K);
-    if (!s->c0 || !s->p2 || !s->tmp) { si_mixer_free(s); return NULL; }
+    s->tmp2 = malloc(sizeof(i64) * (size_t) K);
+    if (!s->c0 || !s->p2 || !s->tmp || !s->tmp2) { si_mixer_free(s); return NULL; }
     return s;
 }
 
@@ -1534,12 +1574,14 @@ int si_mixer_update(si_mixer *s, i64 x)
 }
 
 /* T rows in order: out[t] = mix(F[t]), then update(feeds[t]); with sums (not NULL), for each row the
-   sum of out[t] before feeds[t] and the whole sum: sums[2 t], sums[2 t + 1] (exact: below 2^63). */
-int si_mixer_rows(si_mixer *s, const i64 *F, const i64 *feeds, i64 T, i64 *out, i64 *sums)
+   sum of out[t] before feeds[t] and the whole sum: sums[2 t], sums[2 t + 1] (exact: below 2^63).
+   With as_double, out holds the rows as doubles (exact: entries below 2^53), as the coder takes them. */
+int si_mixer_rows(si_mixer *s, const i64 *F, const i64 *feeds, i64 T, void *out, i64 *sums, int as_double)
 {
     const i64 K = s->K;
+    i64 *row = as_double ? s->tmp2 : NULL;
     for (i64 t = 0; t < T; t++) {
-        i64 *o = out + t * K;
+        i64 *o = as_double ? row : (i64 *) out + t * K;
         si_mixer_mix(s, F + t * K, o);
         if (sums) {
             i64 lo = 0, all = 0;
@@ -1548,6 +1590,10 @@ int si_mixer_rows(si_mixer *s, const i64 *F, const i64 *feeds, i64 T, i64 *out, 
             for (i64 v = 0; v < K; v++) all += o[v];
             sums[2 * t] = lo;
             sums[2 * t + 1] = all;
+        }
+        if (as_double) {
+            double *od = (double *) out + t * K;
+            for (i64 v = 0; v < K; v++) od[v] = (double) o[v];
         }
         if (si_mixer_update(s, feeds[t]) != 0) return -2;
     }

@@ -230,11 +230,11 @@ class IntLlama(PortableTransformer):
                         if fast.whole_blocks() else None}
         return self._fc
 
-    def _hidden_fast(self, ids, pos0, cache):
+    def _hidden_fast(self, ids, pos0, cache, skip=0):
         B, T = ids.shape
         M, c = B * T, self._fast_consts()
         x = c["embed"](ids, pos0)                                                   # the residual stream
-        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0):                      # decoding: a call per block
+        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0, skip):                # one call for all blocks
             return c["norm"](x, M)
         for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):
             o = c["attn"](qkv(ln_1(x, M), M), B, T, kv, pos0)

@@ -349,9 +349,10 @@ class PortableTransformer(PortableModel):
         f = head_freqs(h, self.head, self._tables())
         return f.astype(np.int64) if isinstance(f, np.ndarray) else f.long().cpu().numpy()
 
-    def _hidden_fast(self, ids: np.ndarray, pos0: int, cache):
+    def _hidden_fast(self, ids: np.ndarray, pos0: int, cache, skip: int = 0):
         """:meth:`_hidden` through the fused C kernels (:mod:`.fast`) for numpy ids: the same integers,
-        as a buffer (B T, d) (valid until the next call)."""
+        as a buffer (B T, d) (valid until the next call). The rows of each sequence before `skip` are
+        wanted for the cache only: they may be left unfinished."""
         raise NotImplementedError
 
     def _fast_head(self):
@@ -366,7 +367,9 @@ class PortableTransformer(PortableModel):
             B, T = x.shape
             # with the kernels' own products no torch runs; else torch._int_mm does
             with contextlib.nullcontext() if fast.whole_blocks() else torch.inference_mode():
-                h = self._hidden_fast(x, length, cache)                     # buffer (B T, d)
+                # rows before the first wanted one feed the cache only (want: a range to the end)
+                skip = int(want[0]) if want is not None and np.array_equal(want, np.arange(want[0], T)) else 0
+                h = self._hidden_fast(x, length, cache, skip)               # buffer (B T, d)
                 if want is not None:
                     h = fast.rows(h.a.reshape(B, T, -1)[:, np.asarray(want)])
                 F = fast.head(h, self._fast_head(), self._tables().np)
