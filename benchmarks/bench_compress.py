@@ -124,15 +124,16 @@ def portable_study(spec: str, data: bytes, repeat: int = 1) -> list[dict]:
                          "bits/byte (file)": r.archive_bits_per_byte,
                          "score s": t_score, "encode s": r.seconds, "decode s": d.seconds,
                          "encode / score": r.seconds / t_score,
-                         "encode / float score (alternating)": (t_enc / t_float if portable and blocks is None
-                                                                and mode is contextlib.nullcontext else None),
+                         **({"float score s (alternating)": t_float, "encode s (alternating)": t_enc,
+                             "encode / float score (alternating)": t_enc / t_float}
+                            if portable and blocks is None and mode is contextlib.nullcontext else {}),
                          "enc tok/s": r.tokens_per_second, "dec tok/s": d.tokens_per_second,
                          "score bits/byte": s.bits_per_byte})
     return rows
 
 
 def md_table(rows: list[dict]) -> str:
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(c for r in rows for c in r))          # every row's columns, first seen first
     fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v))  # noqa: E731
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]

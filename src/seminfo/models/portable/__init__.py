@@ -65,17 +65,22 @@ use with the system's C compiler and cached under ``$SEMINFO_CACHE/kernels``) ru
 handful of calls: split and scale rows for an int8 product, finish a product into the residual
 stream, a norm with its gain, the activation tables, rotary embedding with the key/value cache and
 attention, the head. Each kernel is the operation-for-operation translation of the numpy code (integers;
-doubles only where the numpy code uses them, one IEEE operation at a time, no fused multiply-add), so
+doubles only where the numpy code uses them, one IEEE operation at a time; fused multiply-adds only on
+integers whose products and sums stay below 2^53, exact either way), so
 the rows are the same integers: the tests compare the two on random inputs and whole models, and an
 archive made with the kernels decodes without them. Without a compiler (or with
 ``SEMINFO_KERNELS=0``) small calls run on numpy arrays and large ones on torch tensors, with the
 products through ``torch._int_mm`` either way; other devices run the torch path. The kernels also
 fold constants (``2 m_c``, ``2 b_c + 1``, ``b 2^G + 2^(G-1)``, the table differences) so that each
-rounding is one shift. Where the compiler targets AVX-512 VNNI, decoding calls also do their int8
-products in C (exact integer sums: ``torch._int_mm``'s accumulators bit for bit), one call per
-transformer block, with an int32 key/value cache and large layers split over threads: about 2,400
-tokens/s for builtin:gpt and 89 for SmolLM2 on one block (4.4x and 3.9x the float path). ``benchmarks/bench_portable.py`` and ``benchmarks/bench_compress.py
---portable`` measure the speed.
+rounding is one shift. Where the compiler targets AVX-512 VNNI, every call also does its int8
+products in C (VNNI, or AMX tiles for calls of 16 rows or more where the CPU has them; exact integer
+sums: ``torch._int_mm``'s accumulators bit for bit), all the transformer blocks of a call are one
+kernel call, the key/value cache is int32, and a small pool of threads splits the rows of a batch, or,
+when decoding, every product by columns and the attention by heads. The encoder feeds its restart
+segments side by side. builtin:gpt then encodes in about 1.8x the float model's scoring time and
+decodes one block at about 3,100-4,500 tokens/s (5-7x the float path); docs/compression.md has the
+table. ``benchmarks/bench_portable.py`` and ``benchmarks/bench_compress.py --portable`` measure the
+speed.
 
 Tables
 ------

@@ -510,11 +510,13 @@ class Embedding:
         self.hm, self.phm = _const(_c64(lin.m2.np >> 1))
         self.pos, self.ppos = _const(_c64(pos)) if pos is not None else (None, None)
         self.s, self.d = int(shift), int(self.q.shape[1])
+        self._scratch: dict = {}
 
     def __call__(self, ids: np.ndarray, pos0: int) -> _Buf:
-        """The residual rows (B T, d) of ids (B, T) int64 after `pos0` positions, a new buffer."""
+        """The residual rows (B T, d) of ids (B, T) int64 after `pos0` positions, in a buffer kept for
+        calls of as many rows (valid until the next such call)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        out = _Buf((ids.size, self.d), np.int64)
+        out = _scratch(self._scratch, ids.size, lambda: _Buf((ids.size, self.d), np.int64))
         _STATE["lib"].si_embed(ids.ctypes.data, ids.shape[0], ids.shape[1], self.d, self.pq, self.phm, self.s,
                                self.ppos, pos0, out.p)
         return out

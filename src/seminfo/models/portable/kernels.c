@@ -4,7 +4,8 @@
    and gpt2.py, computing the same integers: int64 arithmetic (GCC's >> on negative numbers is
    arithmetic, as numpy's; floor division is written out), and IEEE-754 double operations only
    where fixed.py uses them, one correctly rounded operation at a time and in the same order
-   (compile with -ffp-contract=off and without -ffast-math: no fused multiply-add, no reordering).
+   (compile with -ffp-contract=off and without -ffast-math: no reordering, and fused multiply-adds
+   only where written out, on integers whose products and sums stay below 2^53: exact either way).
    Sums of doubles are sums of integers below 2^53, exact in any order. The Python side
    (fast.py) checks every kernel against the numpy path in the tests; the numpy path stays the
    reference and the fallback when no C compiler is present.

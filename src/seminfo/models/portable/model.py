@@ -287,6 +287,8 @@ class _KV:
     def reserve(self, B: int, H: int, T: int, hs: int) -> list:
         """Room for T more positions as int32 numpy buffers (B, H, capacity, hs) (the fused kernels
         write positions n .. n + T - 1 and the caller advances ``n``)."""
+        if self.n + T <= getattr(self, "_room", -1) and self.bufs is self._of:     # decoding: room already made
+            return self.bufs
         if self.bufs is not None and not (isinstance(self.bufs[0], np.ndarray) and self.bufs[0].dtype == np.int32):
             old, self.bufs = self.bufs, []
             for b in old:                                    # exact: integers in range (the filled part)
@@ -303,6 +305,7 @@ class _KV:
             self.bufs = new
         if getattr(self, "_ptr_of", None) is not self.bufs[0]:
             self._ptr_of, self.ptrs = self.bufs[0], (self.bufs[0].ctypes.data, self.bufs[1].ctypes.data)
+        self._room, self._of = self.bufs[0].shape[2], self.bufs
         return self.bufs
 
     def truncate(self, n: int) -> None:
