@@ -265,16 +265,20 @@ def test_status_names_the_tiles():
 
 
 @needs_kernels
-def test_encoding_restart_segments_together_gives_the_decoders_rows(gpt):
+def test_encoding_restart_segments_together_gives_the_decoders_rows(gpt, monkeypatch):
     """The encoder feeds every restart segment as a row of its own (history, then new tokens), many
-    per call; the decoder restarts one at a time. Same archive with the numpy path, and it decodes."""
-    from seminfo.coding import compress, decompress
+    per call; the decoder restarts one at a time. Same archive with the numpy path, and with a table
+    budget too small for one segment of every block (then in chunks of tokens), and it decodes."""
+    from seminfo.coding import codec, compress, decompress
     from seminfo.models.builtin import corpus_path
     data = corpus_path("valid").read_bytes()[:1500] + bytes([0xC3]) + b" tail"
     for opts in ({"window": 30, "keep": 7, "blocks": 2}, {"window": 64, "keep": 1}):
         r = compress(data, gpt, methods="model", **opts)
         assert r.restarts > 3
         with fast.disabled():
+            assert compress(data, gpt, methods="model", **opts).archive == r.archive
+        with monkeypatch.context() as mp:
+            mp.setattr(codec, "SEGMENT_BUDGET", 8 * 2 * 4096 * 9)            # 9 rows of two blocks
             assert compress(data, gpt, methods="model", **opts).archive == r.archive
         assert decompress(r.archive, gpt) == data
 

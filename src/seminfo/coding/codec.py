@@ -437,18 +437,27 @@ def _encode_portable(m, syms: list[np.ndarray], coders: list[_RowCoder], win, ke
 
         segs = segments(n, n_prefix, win, keep)
         restarts += len(segs) - 1
+        chunk = max(1, SEGMENT_BUDGET // (8 * B * m.vocab_size))
+
+        def run(st, a: int, b: int) -> None:                   # feed ids[:, a:b] in chunks: predicts a+1..b
+            for pos in range(a, b, chunk):
+                st, F = m.feed_freqs(st, ids[:, pos:min(b, pos + chunk)])
+                emit(pos + 1, np.asarray(F))
+
         st = m.begin(B)                                        # the first segment: after the prefix
         emit(0, np.asarray(st.freqs)[:, None, :])
-        chunk = max(1, SEGMENT_BUDGET // (8 * B * m.vocab_size))
-        for pos in range(0, segs[0].last, chunk):
-            end = min(segs[0].last, pos + chunk)
-            st, F = m.feed_freqs(st, ids[:, pos:end])                             # predicts pos+1..end
-            emit(pos + 1, np.asarray(F))
+        run(st, 0, segs[0].last)
         rest = segs[1:]
         if not rest:
             continue
         span = keep + max(sg.last - sg.first for sg in rest)                      # tokens fed per row
-        per_call = max(1, SEGMENT_BUDGET // (8 * B * (span - keep + 1) * m.vocab_size))
+        per_call = SEGMENT_BUDGET // (8 * B * (span - keep + 1) * m.vocab_size)
+        if per_call == 0:               # one segment of every block is too much at once: in chunks of tokens
+            for sg in rest:
+                st, F = feed_rows(m, m.begin(B), ids[:, sg.history:sg.first], keep - 1, skips)
+                emit(sg.first, np.asarray(F))
+                run(st, sg.first, sg.last)
+            continue
         per_call -= per_call % 2 if per_call > 2 else 0      # an even number: the kernels' two threads share it
         for c in range(0, len(rest), per_call):
             part = rest[c:c + per_call]

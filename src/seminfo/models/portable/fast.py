@@ -1,16 +1,18 @@
-"""Fused C kernels for decoding with the portable models on the CPU: the same integers, fewer calls.
+"""Fused C kernels for the portable models on the CPU: the same integers, fewer calls, faster.
 
 Scope
 -----
 Decoding feeds one token (or a few) per call, so the numpy path of :mod:`.fixed` spends most of its
 time in the cost of each of ~50 array operations per layer, not in arithmetic. ``kernels.c`` fuses
 each run of them (split and scale a row for an int8 product; finish a product, adding it to the
-residual stream; a norm with its gain; the activation tables; rotary embedding, the key/value cache
-and attention; the output head) into one C function. Every kernel is the operation-for-operation translation of the numpy code, in
+residual stream; a norm with its gain; the activation tables; the embedding; rotary embedding, the
+key/value cache and attention; the output head; the context mixer of :mod:`seminfo.coding.mixing`)
+into one C function. Every kernel is the operation-for-operation translation of the numpy code, in
 integers, and doubles only where :mod:`.fixed` uses them (compiled with ``-ffp-contract=off`` and no
-``-ffast-math``; sums of doubles are sums of integers below 2^53, exact in any order), so the
-frequency rows are bit-identical to the numpy and torch paths: the tests compare them on random
-inputs and on whole models, and archives do not record which path ran.
+``-ffast-math``; sums of doubles are sums of integers below 2^53, exact in any order, and fused
+multiply-adds appear only on such integers), so the frequency rows are bit-identical to the numpy and
+torch paths: the tests compare them on random inputs and on whole models, and archives do not record
+which path ran.
 
 Where the compiler targets AVX-512 VNNI, the kernels also do the int8 products (``vpdpbusd`` on
 weights packed once per layer; on CPUs with AMX and calls of at least 16 rows, ``tdpbusd`` tiles on the
@@ -18,7 +20,8 @@ same packed weights: exact integer sums either way, so ``torch._int_mm``'s accum
 all the transformer blocks of a call are one call (:func:`run_blocks`), and the key/value cache is
 int32. A small pool of threads (as many as ``torch.get_num_threads()``) splits the rows of a batch
 (the windows an encoder feeds at once, the blocks a decoder advances together) and the columns of
-large products; the split changes no number. Machines without VNNI use ``torch._int_mm``.
+large products, and, for decoding calls, every product by columns and the attention by heads; the
+split changes no number. Machines without VNNI use ``torch._int_mm``.
 
 The source is compiled on first use with the system's C compiler (``$CC``, else ``cc``/``gcc``)
 into ``$SEMINFO_CACHE/kernels/<hash>/`` and loaded with ctypes. Without a compiler, or with

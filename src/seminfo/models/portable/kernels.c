@@ -354,17 +354,18 @@ void si_finish(const i32 *acc, i64 M, i64 N, i64 c0, i64 n, const i64 *e, const 
 }
 
 /* ---------------------------------------------------------------------------------------------
-   The int8 products of decoding without torch: u8 x s8 dot products (AVX-512 VNNI), exact.
+   The int8 products without torch: u8 x s8 dot products (AVX-512 VNNI, or AMX tiles), exact.
 
    Integer sums are exact in any order, so this product gives the int32 accumulators of
    torch._int_mm bit for bit (acc (2M, N) = [hi rows; lo rows] times the weights), whatever the
-   instruction set, the blocking or the number of threads. VNNI multiplies unsigned by signed bytes:
-   the hi halves enter as hi + 128 and the product is corrected by 128 times each column's weight
-   sum. Weights are packed once (fast.py) as Wp[N/16][Kp/4][16][4]: for 16 output columns, 4
-   consecutive inputs each, so one 64-byte load feeds 16 four-term dot products. Kp is K rounded up
-   to 8, Np is N rounded up to 16; the padding weights are 0. |terms| <= 255 * 128 and K < 2^16, so
-   the int32 sums cannot overflow. Built only where the compiler targets AVX-512 VNNI (the cache key
-   holds the CPU flags); elsewhere si_qmm_kind() is 0 and fast.py keeps torch._int_mm. */
+   instruction set, the blocking or the number of threads. VNNI and AMX multiply unsigned by signed
+   bytes: the hi halves enter as hi + 128 and the product is corrected by 128 times each column's
+   weight sum. Weights are packed once (fast.py) as Wp[N/16][Kp/4][16][4]: for 16 output columns, 4
+   consecutive inputs each, so one 64-byte load feeds 16 four-term dot products (and 1 KB is an AMX
+   B tile). Kp is K rounded up to 64, Np is N rounded up to 16; the padding weights are 0. |terms| <=
+   255 * 128 and K < 2^16, so the int32 sums cannot overflow. Built only where the compiler targets
+   AVX-512 VNNI (the cache key holds the CPU flags); elsewhere si_qmm_kind() is 0 and fast.py keeps
+   torch._int_mm. AMX is used where the compiler targets it and Linux grants the tile state. */
 
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
