@@ -182,24 +182,9 @@ class IntGPT2(PortableTransformer):
             gelu = fast.Table(self._gelu.np, self._gelu_d.np, _ACT_RANGE["gelu_new"])
             layers = [(ln(lay["ln_1"]), fast.Lin([lay["attn"]]), fast.Lin([lay["proj"]]), ln(lay["ln_2"]),
                        fast.Lin([lay["fc"]]), fast.Lin([lay["out"]])) for lay in self.layers]
-            self._fc = {"layers": layers, "ln_f": ln(self.ln_f), "attn": attn, "gelu": gelu,
-                        "embed": fast.Embedding(self.head, self.head.shift - F, self._wpe.np),
-                        "blocks": fast.Blocks([fast.Block(ln_1, qkv, attn, proj, ln_2, fc, gelu, out, swiglu=False)
-                                               for ln_1, qkv, proj, ln_2, fc, out in layers])
-                        if fast.whole_blocks() else None}
+            self._fc = self._fast_pack(layers, ln(self.ln_f), attn, gelu, swiglu=False,
+                                       embed=fast.Embedding(self.head, self.head.shift - F, self._wpe.np))
         return self._fc
-
-    def _hidden_fast(self, ids, pos0, cache, skip=0):
-        B, T = ids.shape
-        M, c = B * T, self._fast_consts()
-        x = c["embed"](ids, pos0)                                                   # the residual stream
-        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0, skip):                # one call for all blocks
-            return c["ln_f"](x, M)
-        for (ln_1, attn, proj, ln_2, fc, out), kv in zip(c["layers"], cache):
-            o = c["attn"](attn(ln_1(x, M), M), B, T, kv, pos0)
-            proj(o, M, add_to=x)
-            out(c["gelu"].act(fc(ln_2(x, M), M)), M, add_to=x)
-        return c["ln_f"](x, M)
 
     def _id_parts(self) -> list[bytes]:
         parts = self._table_parts() + [table_digest(act_table("gelu_new")).encode()]

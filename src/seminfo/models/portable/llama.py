@@ -223,19 +223,10 @@ class IntLlama(PortableTransformer):
             layers = [(rms(g1), fast.Lin([lay["q"], lay["k"], lay["v"]]), fast.Lin([lay["o"]]), rms(g2),
                        fast.Lin([lay["gate"], lay["up"]]), fast.Lin([lay["down"]]))
                       for lay, (g1, g2) in zip(self.layers, self._gains)]
-            self._fc = {"layers": layers, "norm": rms(self._norm), "attn": attn, "silu": silu,
-                        "embed": fast.Embedding(self.embed, self.embed.shift - F),
-                        "blocks": fast.Blocks([fast.Block(ln_1, qkv, attn, o, ln_2, gu, silu, down, swiglu=True)
-                                               for ln_1, qkv, o, ln_2, gu, down in layers])
-                        if fast.whole_blocks() else None}
+            self._fc = self._fast_pack(layers, rms(self._norm), attn, silu, swiglu=True,
+                                       embed=fast.Embedding(self.embed, self.embed.shift - F))
         return self._fc
 
-    def _hidden_fast(self, ids, pos0, cache, skip=0):
-        B, T = ids.shape
-        M, c = B * T, self._fast_consts()
-        x = c["embed"](ids, pos0)                                                   # the residual stream
-        if fast.run_blocks(c["blocks"], x, B, T, cache, pos0, skip):                # one call for all blocks
-            return c["norm"](x, M)
         for (ln_1, qkv, o_proj, ln_2, gate_up, down), kv in zip(c["layers"], cache):
             o = c["attn"](qkv(ln_1(x, M), M), B, T, kv, pos0)
             o_proj(o, M, add_to=x)

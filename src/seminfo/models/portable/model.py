@@ -261,6 +261,7 @@ class _KV:
     def __init__(self):
         self.n = 0
         self.bufs = None
+        self._of, self._room, self._ptr_of = None, -1, None      # the int32 buffers reserve() last made room in
 
     def append(self, parts):
         import torch
@@ -287,7 +288,7 @@ class _KV:
     def reserve(self, B: int, H: int, T: int, hs: int) -> list:
         """Room for T more positions as int32 numpy buffers (B, H, capacity, hs) (the fused kernels
         write positions n .. n + T - 1 and the caller advances ``n``)."""
-        if self.n + T <= getattr(self, "_room", -1) and self.bufs is self._of:     # decoding: room already made
+        if self.bufs is self._of and self.n + T <= self._room:                    # decoding: room already made
             return self.bufs
         if self.bufs is not None and not (isinstance(self.bufs[0], np.ndarray) and self.bufs[0].dtype == np.int32):
             old, self.bufs = self.bufs, []
@@ -303,7 +304,7 @@ class _KV:
                 for nb, ob in zip(new, self.bufs):
                     nb[:, :, : self.n] = ob[:, :, : self.n]
             self.bufs = new
-        if getattr(self, "_ptr_of", None) is not self.bufs[0]:
+        if self._ptr_of is not self.bufs[0]:
             self._ptr_of, self.ptrs = self.bufs[0], (self.bufs[0].ctypes.data, self.bufs[1].ctypes.data)
         self._room, self._of = self.bufs[0].shape[2], self.bufs
         return self.bufs
@@ -352,11 +353,34 @@ class PortableTransformer(PortableModel):
         f = head_freqs(h, self.head, self._tables())
         return f.astype(np.int64) if isinstance(f, np.ndarray) else f.long().cpu().numpy()
 
+    def _fast_consts(self) -> dict:
+        """The kernels' constants of :meth:`_hidden_fast` (built on first use by :meth:`_fast_pack`)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _fast_pack(layers: list, norm, attn, act, *, swiglu: bool, embed) -> dict:
+        """The constants of :meth:`_hidden_fast`: per layer (norm1, qkv, o, norm2, up, down), the final
+        norm, the attention, the activation table (in place, or SwiGLU of [gate | up]), the embedding,
+        and the whole blocks where the kernels do the products (:func:`.fast.whole_blocks`)."""
+        blocks = (fast.Blocks([fast.Block(n1, qkv, attn, o, n2, up, act, down, swiglu=swiglu)
+                               for n1, qkv, o, n2, up, down in layers]) if fast.whole_blocks() else None)
+        return {"layers": layers, "norm": norm, "attn": attn, "act": act, "swiglu": swiglu, "embed": embed,
+                "blocks": blocks}
+
     def _hidden_fast(self, ids: np.ndarray, pos0: int, cache, skip: int = 0):
         """:meth:`_hidden` through the fused C kernels (:mod:`.fast`) for numpy ids: the same integers,
         as a buffer (B T, d) (valid until the next call). The rows of each sequence before `skip` are
         wanted for the cache only: they may be left unfinished."""
-        raise NotImplementedError
+        B, T = ids.shape
+        M, c = B * T, self._fast_consts()
+        x = c["embed"](ids, pos0)                                                   # the residual stream
+        if not fast.run_blocks(c["blocks"], x, B, T, cache, pos0, skip):            # else the parts one by one
+            act = c["act"]
+            for (norm1, qkv, o, norm2, up, down), kv in zip(c["layers"], cache):
+                o(c["attn"](qkv(norm1(x, M), M), B, T, kv, pos0), M, add_to=x)
+                u = up(norm2(x, M), M)
+                down(act.swiglu(u, M) if c["swiglu"] else act.act(u), M, add_to=x)
+        return c["norm"](x, M)
 
     def _fast_head(self):
         if getattr(self, "_fhead", None) is None:
